@@ -1,0 +1,1 @@
+"""The `movierec` command line: one Typer app, one file per command group."""
