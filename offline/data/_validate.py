@@ -1,0 +1,225 @@
+"""Arrow columns to validated numpy arrays; rating rows checked, counted and deduplicated.
+
+Every reader in ``loaders`` hands its raw columns (typed or plain strings, from CSV,
+``::``/tab files or Parquet) to :func:`clean_ratings` / :func:`parse_column`, so the
+rules for dropping a row live in one place and count the same way for every layout.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from offline.data.errors import DataError
+from offline.data.report import LoadReport
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["id", "rating", "timestamp"]
+RATING_MIN, RATING_MAX = 0.5, 5.0
+_INT_RE = r"^[+]?\d{1,18}$"
+_FLOAT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def csv_header(path: Path, delimiter: str = ",") -> list[str]:
+    """Column names on the first line of a delimited text file (BOM and CR stripped)."""
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 16)
+    if not first.strip():
+        raise DataError(path, "empty file: no header line")
+    text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    return next(csv.reader([text], delimiter=delimiter))
+
+
+def match_columns(found: Iterable[str], aliases: dict[str, tuple[str, ...]], path: Path) -> dict[str, str]:
+    """Map file column names to contract names; DataError naming what was found if any is missing.
+
+    Args:
+        found: the file's column names, in file order.
+        aliases: contract name -> accepted spellings (compared case-insensitively).
+
+    Returns:
+        file column name -> contract name, for every contract name in ``aliases``.
+    """
+    found = list(found)
+    mapping: dict[str, str] = {}
+    for dst, spellings in aliases.items():
+        lowered = {s.lower() for s in spellings}
+        match = next((name for name in found if name.strip().lower() in lowered), None)
+        if match is not None:
+            mapping[match] = dst
+    if len(mapping) < len(aliases):
+        expected = ",".join(spellings[0] for spellings in aliases.values())
+        raise DataError(path, f"expected columns {expected}; found {','.join(found) or 'none'}")
+    return mapping
+
+
+def _bool(arr: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
+    """Arrow boolean (nulls read as False) to a numpy bool array."""
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _parse_strings(col: pa.ChunkedArray, kind: Kind) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plain-text column: trimmed, matched by regex, cast only where the text is valid."""
+    text = pc.utf8_trim_whitespace(col)
+    missing = _bool(pc.is_null(text)) | _bool(pc.equal(text, ""))
+    is_int = pc.fill_null(pc.match_substring_regex(text, _INT_RE), False)
+    if kind == "id":
+        values = pc.if_else(is_int, text, "0").cast(pa.int64()).to_numpy()
+        return values, missing, ~missing & ~_bool(is_int)
+    is_float = pc.fill_null(pc.match_substring_regex(text, _FLOAT_RE), False)
+    floats = pc.if_else(is_float, text, "nan").cast(pa.float64()).to_numpy()
+    ok = _bool(is_float)
+    if kind == "rating":
+        return floats.astype(np.float32), missing, ~missing & ~ok
+    # timestamp: unix seconds (integer or float), else an ISO-8601 date/time string
+    values = np.zeros(len(floats), dtype=np.int64)
+    values[ok] = np.floor(floats[ok]).astype(np.int64)
+    ints = _bool(is_int)
+    values[ints] = pc.if_else(is_int, text, "0").cast(pa.int64()).to_numpy()[ints]
+    rest = np.flatnonzero(~missing & ~ok)
+    if rest.size:
+        raw = pd.Series(pc.take(text, pa.array(rest)).to_pylist(), dtype=object)
+        parsed = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
+        good = parsed.notna().to_numpy()
+        seconds = (parsed[good] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+        values[rest[good]] = seconds.to_numpy(dtype=np.int64)
+        ok[rest[good]] = True
+    return values, missing, ~missing & ~ok
+
+
+def parse_column(col: pa.ChunkedArray, kind: Kind, path: Path, name: str) -> tuple[
+    np.ndarray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]
+]:
+    """One raw column to ``(values, missing, invalid)``, each of shape (n,).
+
+    ``values`` is int64 for ids and timestamps (unix seconds), float32 for ratings; its
+    entries are meaningless where ``missing`` (null/empty) or ``invalid`` (unparseable,
+    or an id that is not a non-negative integer) is True. Accepts integer, floating,
+    decimal, string, dictionary, timestamp and date columns.
+    """
+    t = col.type
+    if pa.types.is_dictionary(t):
+        return parse_column(col.cast(t.value_type), kind, path, name)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _parse_strings(col, kind)
+    missing = _bool(pc.is_null(col))
+    if pa.types.is_integer(t):
+        values = pc.fill_null(col, 0).cast(pa.int64()).to_numpy()
+        invalid = (values < 0) & ~missing if kind == "id" else np.zeros(len(values), bool)
+        if kind == "rating":
+            return values.astype(np.float32), missing, invalid
+        return values, missing, invalid
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        floats = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy()
+        missing |= np.isnan(floats)
+        if kind == "rating":
+            return floats.astype(np.float32), missing, np.zeros(len(floats), bool)
+        finite = np.isfinite(floats)
+        invalid = ~missing & ~finite
+        values = np.where(finite, np.floor(floats), 0).astype(np.int64)
+        if kind == "id":
+            invalid |= finite & ((floats != values) | (floats < 0))
+        return values, missing, invalid
+    if kind == "timestamp" and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+        if pa.types.is_date(t):
+            col, t = col.cast(pa.timestamp("s")), pa.timestamp("s")
+        raw = pc.fill_null(col.cast(pa.int64()), 0).to_numpy()
+        return raw // _UNITS_PER_SECOND[t.unit], missing, np.zeros(len(raw), bool)
+    raise DataError(path, f"column {name!r} has unsupported type {t} for a {kind}")
+
+
+def duplicate_mask(
+    user: npt.NDArray[np.int64], movie: npt.NDArray[np.int64], timestamp: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_] | None:
+    """Rows to drop so each (user, movie) keeps its latest-timestamp row; None if no duplicates.
+
+    Ties on the timestamp keep the row that comes later in the file. Sorted unique input
+    (MovieLens order: user, then movie) is recognised in one O(n) pass.
+    """
+    n = len(user)
+    if n < 2:
+        return None
+    width = int(movie.max()) + 1
+    if int(user.max()) < np.iinfo(np.int64).max // width:
+        key = user * width + movie
+    else:  # ids too large to pack in one int64: rank users first
+        key = np.unique(user, return_inverse=True)[1].astype(np.int64) * width + movie
+    if bool(np.all(key[1:] > key[:-1])):
+        return None
+    order = np.lexsort((timestamp, key))  # by key, then timestamp; stable
+    sorted_key = key[order]
+    superseded = np.zeros(n, dtype=bool)
+    superseded[:-1] = sorted_key[1:] == sorted_key[:-1]
+    if not superseded.any():
+        return None
+    drop = np.zeros(n, dtype=bool)
+    drop[order[superseded]] = True
+    return drop
+
+
+def clean_ratings(
+    columns: dict[str, pa.ChunkedArray], path: Path, report: LoadReport
+) -> pd.DataFrame:
+    """Validate raw rating columns, drop and count bad rows, dedupe; the contract DataFrame.
+
+    Args:
+        columns: ``user_id``, ``movie_id``, ``rating``, ``timestamp`` raw Arrow columns of
+            equal length n (any type :func:`parse_column` accepts).
+        path: the source file, for error messages.
+        report: updated in place (``dropped`` by reason, ``rows_kept``); ``rows_read``
+            must already count the malformed lines the parser skipped.
+
+    Returns:
+        DataFrame (n_kept rows): user_id int64, movie_id int64, rating float32,
+        timestamp int64 (unix seconds), in file order.
+    """
+    user, user_missing, user_invalid = parse_column(columns["user_id"], "id", path, "user_id")
+    movie, movie_missing, movie_invalid = parse_column(columns["movie_id"], "id", path, "movie_id")
+    rating, rating_missing, rating_invalid = parse_column(columns["rating"], "rating", path, "rating")
+    ts, ts_missing, ts_invalid = parse_column(columns["timestamp"], "timestamp", path, "timestamp")
+    columns.clear()  # let Arrow buffers go before the numpy copies below
+
+    with np.errstate(invalid="ignore"):
+        out_of_range = ~((rating >= RATING_MIN) & (rating <= RATING_MAX))
+    checks = (
+        ("missing_id", user_missing | movie_missing),
+        ("invalid_id", user_invalid | movie_invalid),
+        ("missing_rating", rating_missing),
+        ("non_numeric_rating", rating_invalid),
+        ("rating_out_of_range", out_of_range),
+        ("unparseable_timestamp", ts_missing | ts_invalid),
+    )
+    bad = np.zeros(len(user), dtype=bool)
+    for reason, mask in checks:
+        report.drop(reason, int(np.count_nonzero(mask & ~bad)))
+        bad |= mask
+    if bad.any():
+        keep = ~bad
+        user, movie, rating, ts = user[keep], movie[keep], rating[keep], ts[keep]
+
+    dup = duplicate_mask(user, movie, ts) if len(user) else None
+    if dup is not None:
+        report.drop("duplicate", int(np.count_nonzero(dup)))
+        keep = ~dup
+        user, movie, rating, ts = user[keep], movie[keep], rating[keep], ts[keep]
+
+    report.rows_kept = len(user)
+    if report.rows_dropped:
+        logger.warning("%s: dropped %d of %d rows %s", path, report.rows_dropped, report.rows_read, report.dropped)
+    data = {
+        "user_id": np.ascontiguousarray(user, dtype=np.int64),
+        "movie_id": np.ascontiguousarray(movie, dtype=np.int64),
+        "rating": np.ascontiguousarray(rating, dtype=np.float32),
+        "timestamp": np.ascontiguousarray(ts, dtype=np.int64),
+    }
+    return pd.DataFrame(data, copy=False)
