@@ -23,9 +23,13 @@ GENRE_WEIGHTS: dict[str, int] = {
 NO_GENRES = "(no genres listed)"
 RANK = 8
 MIN_USER_RATINGS = 20
-GLOBAL_MEAN = 3.27
+GLOBAL_MEAN = 3.08
 NOISE_STD = 0.7
 TASTE_STD = 0.8
+CHOICE_TILT = 0.5  # weight of taste, against Gumbel(0, 1) noise, when choosing what to watch
+POPULARITY_EXPONENT = 2.5
+POPULARITY_OFFSET = 0.01  # of the catalogue size, at least 10
+USER_CAP = 0.35  # most ratings one user may have, as a share of the catalogue
 BEGIN, END = 820_454_400, 1_609_459_199  # 1996-01-01 .. 2020-12-31 (UTC)
 _ADJ = ("Dark", "Silent", "Last", "Lost", "Golden", "Wild", "Broken", "Hidden", "Final", "Secret",
         "Red", "Little", "Endless", "Crimson", "Quiet", "Burning", "Frozen", "Savage", "Lonely", "Electric")
@@ -53,9 +57,12 @@ class World:
 
 
 def user_counts(rng: np.random.Generator, n_users: int, n_ratings: int, n_movies: int) -> npt.NDArray[np.int64]:
-    """Ratings per user, shape (U,): >= min(20, R // U), lognormal tail, cap 60% of M, sum R."""
+    """Ratings per user, shape (U,): >= min(20, R // U), lognormal tail, capped, summing to R.
+
+    The cap is 35% of the catalogue (ML-20M's heaviest user), raised for dense requests.
+    """
     floor_n = min(MIN_USER_RATINGS, n_ratings // max(1, n_users))
-    cap = min(n_movies, max(floor_n, int(0.6 * n_movies)))
+    cap = min(n_movies, max(floor_n, int(USER_CAP * n_movies), -(-3 * n_ratings // (2 * max(1, n_users)))))
     if floor_n < 1 or n_ratings > cap * n_users:
         raise ValueError(f"cannot place {n_ratings} ratings on {n_users} users x {n_movies} movies "
                          f"(each user needs 1..{cap} distinct movies)")
@@ -107,7 +114,8 @@ def make_world(n_users: int, n_movies: int, n_ratings: int, seed: int) -> World:
 
     # Zipf-like popularity over a random order of the movies.
     weight = np.empty(n_movies, dtype=np.float64)
-    weight[rng.permutation(n_movies)] = 1.0 / (np.arange(n_movies) + max(10.0, n_movies / 500))
+    offset = max(10.0, n_movies * POPULARITY_OFFSET)
+    weight[rng.permutation(n_movies)] = (np.arange(n_movies) + offset) ** -POPULARITY_EXPONENT
     cdf = np.cumsum(weight / weight.sum())
     cdf[-1] = 1.0
 
@@ -149,28 +157,54 @@ def _sorted_unique(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return keys[distinct]
 
 
-def _candidates(world: World, need: npt.NDArray[np.int64], rng: np.random.Generator) -> npt.NDArray[np.int64]:
-    """Sorted unique keys ``local_user * M + movie`` with >= need[u] distinct movies per user."""
+def _light_choice(world: World, lo: int, need: npt.NDArray[np.int64], rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Sorted keys ``local_user * M + movie``, exactly need[u] distinct movies per user.
+
+    Candidates come from popularity with replacement (oversampled, topped up until each
+    user has enough distinct ones); each user keeps the need[u] with the highest
+    ``CHOICE_TILT * taste + Gumbel``, i.e. roughly chooses with probability p_j e^(tilt taste).
+    """
     m = len(world.movie_ids)
     keys = np.empty(0, dtype=np.int64)
     deficit, factor = need.copy(), 1.5
-    for attempt in range(12):
+    for _ in range(16):
         short = np.flatnonzero(deficit > 0)
         if not len(short):
-            return keys
-        draws = np.ceil(deficit[short] * factor).astype(np.int64) + 4
-        users = np.repeat(short, draws)
-        movies = np.searchsorted(world.popularity_cdf, rng.random(len(users)), side="right")
-        if attempt >= 2:  # mix in uniform draws so heavy users reach the long tail
-            uniform = rng.random(len(users)) < 0.5
-            movies[uniform] = rng.integers(0, m, int(uniform.sum()))
-        keys = _sorted_unique(np.concatenate([keys, users * m + np.minimum(movies, m - 1)]))
+            break
+        users = np.repeat(short, np.ceil(deficit[short] * factor).astype(np.int64) + 4)
+        movies = np.minimum(np.searchsorted(world.popularity_cdf, rng.random(len(users)), side="right"), m - 1)
+        keys = _sorted_unique(np.concatenate([keys, users * m + movies]))
         deficit = need - np.bincount(keys // m, minlength=len(need))
         factor *= 2
     for u in np.flatnonzero(deficit > 0):  # practically unreachable; exact fallback
         free = np.setdiff1d(np.arange(m), keys[keys // m == u] % m)
         keys = np.union1d(keys, u * m + rng.choice(free, int(deficit[u]), replace=False))
-    return keys
+    local, movie = keys // m, keys % m
+    taste = np.einsum("ij,ij->i", world.user_factors[lo + local], world.movie_factors[movie])
+    # One float sort key: user, then score descending (|score| < 50 after the clip).
+    order = np.argsort(local * 100.0 - np.clip(CHOICE_TILT * taste + rng.gumbel(size=len(keys)), -49.0, 49.0))
+    have = np.bincount(local, minlength=len(need))
+    rank = np.arange(len(keys)) - (np.cumsum(have) - have)[local[order]]
+    return np.sort(keys[order[rank < need[local[order]]]])
+
+
+def _heavy_choice(world: World, lo: int, heavy: npt.NDArray[np.int64], need: npt.NDArray[np.int64],
+                  rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Keys for heavy users (local ids ``heavy``): exact sampling without replacement.
+
+    Gumbel top-k over the whole catalogue: the need[u] largest ``log p_j + CHOICE_TILT *
+    taste_uj + Gumbel`` (Efraimidis-Spirakis), so a user with thousands of ratings still
+    goes down the popularity order instead of spreading uniformly over the tail.
+    """
+    m = len(world.movie_ids)
+    log_p = np.log(np.diff(world.popularity_cdf, prepend=0.0).clip(1e-300))
+    parts = []
+    for block in np.array_split(heavy, max(1, -(-len(heavy) // 32))):
+        score = (log_p + CHOICE_TILT * (world.user_factors[lo + block] @ world.movie_factors.T)
+                 + rng.gumbel(size=(len(block), m)))
+        for row, u in enumerate(block):
+            parts.append(u * m + np.argpartition(-score[row], need[u] - 1)[: need[u]])
+    return np.concatenate(parts)
 
 
 def chunk_ratings(world: World, lo: int, hi: int, rng: np.random.Generator) -> tuple[
@@ -180,18 +214,13 @@ def chunk_ratings(world: World, lo: int, hi: int, rng: np.random.Generator) -> t
     unix seconds), each of shape (n,), n = user_counts[lo:hi].sum(), sorted by user then movie."""
     m = len(world.movie_ids)
     need = world.user_counts[lo:hi]
-    keys = _candidates(world, need, rng)
+    is_heavy = need > max(50, m // 20)
+    keys = _light_choice(world, lo, np.where(is_heavy, 0, need), rng)
+    if is_heavy.any():
+        keys = np.sort(np.concatenate([keys, _heavy_choice(world, lo, np.flatnonzero(is_heavy), need, rng)]))
     local, movie = keys // m, keys % m
-    taste = np.einsum("ij,ij->i", world.user_factors[lo + local], world.movie_factors[movie])
-    # Keep need[u] per user, favouring liked movies: top by taste + Gumbel noise.
-    # One float sort key: user, then score descending (|score| < 50 after the clip).
-    order = np.argsort(local * 100.0 - np.clip(taste + rng.gumbel(size=len(keys)), -49.0, 49.0))
-    have = np.bincount(local, minlength=len(need))
-    first = np.cumsum(have) - have
-    rank = np.arange(len(keys)) - first[local[order]]
-    chosen = np.sort(order[rank < need[local[order]]])
-    local, movie, taste = local[chosen], movie[chosen], taste[chosen]
     users = lo + local
+    taste = np.einsum("ij,ij->i", world.user_factors[users], world.movie_factors[movie])
 
     score = (GLOBAL_MEAN + world.user_bias[users] + world.movie_bias[movie] + taste
              + rng.normal(0.0, NOISE_STD, len(users)))

@@ -1,20 +1,27 @@
 """Synthetic MovieLens: same files, shapes and rough statistics, with a taste signal to learn.
 
-Model (all draws from ``np.random.default_rng`` seeded by ``seed``):
+Model (all draws from ``np.random.default_rng`` seeded by ``seed``; constants in
+``_synth_model``):
 
 * movies: 1-3 of 19 MovieLens genres (ML-20M frequencies; 1% none), release years
-  1920-2020 skewed recent, Zipf-like popularity ``p_j ~ (rank_j + r0)^-1``.
+  1920-2020 skewed recent, Zipf-like popularity ``p_j ~ (rank_j + M/100)^-2.5`` (at ML-20M
+  size: top movie ~0.3% of ratings, median movie ~16 ratings, a third under 10).
 * users: at least 20 ratings each (fewer only if ``n_ratings / n_users`` < 20), the rest
-  lognormal (heavy tail), capped at 60% of the catalogue; totals exactly ``n_ratings``.
+  lognormal (heavy tail), capped at 35% of the catalogue (raised for dense requests);
+  totals exactly ``n_ratings``.
 * taste: rank-8 factors, movies ``v_j = G_j A / sqrt|G_j| + noise``, users
   ``u_i = t_i A / sqrt(n_genres) + noise`` (``G`` multi-hot genres, ``t_i`` the user's
   genre taste, ``A`` a genre embedding); scaled so ``u_i . v_j`` has std 0.8.
-* choice: candidates drawn from popularity with replacement (oversampled), deduplicated
-  per user, the ``n_u`` kept chosen by ``u_i . v_j + Gumbel`` (users watch what they like).
-* rating: ``3.27 + b_i + b_j + u_i . v_j + N(0, 0.7)``, rounded to half stars (40% of
-  users to whole stars) and clipped to [0.5, 5].
-* time: per user a start date and activity span; sessions of ~20 ratings a few tens of
-  seconds apart, sessions spread over the span; timestamps rise with watch order.
+* choice: each user picks n_u distinct movies with probability ~ ``p_j exp(0.5 u_i . v_j)``
+  (people watch what they like): light users through popularity draws with replacement,
+  deduplicated per user, then the top by ``0.5 u_i . v_j + Gumbel``; heavy users (more
+  than 5% of the catalogue) by exact Gumbel top-k over the whole catalogue.
+* rating: ``3.08 + b_i + b_j + u_i . v_j + N(0, 0.7)`` (popular movies get a higher
+  ``b_j``), rounded to half stars (40% of users to whole stars) and clipped to [0.5, 5];
+  mean ~3.5 at ML-20M and demo sizes (lower, ~3.3, for small dense requests).
+* time: per user a start date (1996-2020) and activity span; sessions of ~15 ratings
+  about a minute apart, sessions spread over the span; timestamps rise with watch order.
+  (Ratings may predate a movie's release year: time and catalogue are independent.)
 
 Written in chunks of users (``ratings.csv`` like ml-latest, or ``ratings.parquet``;
 ``movies.csv`` always), rows sorted by user then movie id like MovieLens.
@@ -43,6 +50,7 @@ _RATING_TEXT = pa.array([f"{v / 2:.1f}" for v in range(1, 11)])  # "0.5" ... "5.
 _RATINGS_SCHEMA = pa.schema(
     [("userId", pa.int64()), ("movieId", pa.int64()), ("rating", pa.float32()), ("timestamp", pa.int64())]
 )
+_CSV_SCHEMA = _RATINGS_SCHEMA.set(2, pa.field("rating", pa.dictionary(pa.int8(), pa.string())))
 
 
 @dataclass(frozen=True)
@@ -92,8 +100,8 @@ def generate(
             ``userId,movieId,rating,timestamp``) or ``ratings.parquet`` (int64, int64,
             float32, int64).
         n_users, n_movies, n_ratings: sizes; exactly ``n_ratings`` rows are written, with
-            no duplicate (user, movie) pair. Needs ``n_users <= n_ratings <= 0.6 *
-            n_movies * n_users`` (roughly).
+            no duplicate (user, movie) pair. Needs ``n_users <= n_ratings <= n_users *
+            n_movies`` (ValueError otherwise).
         seed: every random draw derives from it; same arguments -> identical files.
         fmt: "csv" or "parquet" for the ratings file.
         on_chunk: called as ``on_chunk(done, total)`` after each chunk of users.
@@ -103,6 +111,8 @@ def generate(
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"fmt must be 'csv' or 'parquet', not {fmt!r}")
+    if min(n_users, n_movies, n_ratings) < 1:
+        raise ValueError(f"sizes must be positive: {n_users=}, {n_movies=}, {n_ratings=}")
     start = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -111,30 +121,31 @@ def generate(
     model.write_movies(world, movies_path)
 
     ratings_path = out_dir / f"ratings.{fmt}"
+    stale = out_dir / ("ratings.parquet" if fmt == "csv" else "ratings.csv")
+    if stale.exists():  # the loader would pick whichever it finds first
+        logger.warning("removing %s from an earlier run", stale)
+        stale.unlink()
+    partial = ratings_path.with_name(ratings_path.name + ".partial")
     total_chunks = n_chunks(n_users)
     rating_sum = 0
-    with ratings_path.open("wb") as sink:
+    with partial.open("wb") as sink:
+        writer: pacsv.CSVWriter | pq.ParquetWriter
         if fmt == "csv":
             sink.write(b"userId,movieId,rating,timestamp\n")
-            writer: pacsv.CSVWriter | pq.ParquetWriter = pacsv.CSVWriter(
-                sink, pa.schema([("userId", pa.int64()), ("movieId", pa.int64()),
-                                 ("rating", pa.dictionary(pa.int8(), pa.string())), ("timestamp", pa.int64())]),
-                write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"),
-            )
+            options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+            writer = pacsv.CSVWriter(sink, _CSV_SCHEMA, write_options=options)
         else:
             writer = pq.ParquetWriter(sink, _RATINGS_SCHEMA, compression="snappy")
         for chunk in range(total_chunks):
             lo, hi = chunk * USERS_PER_CHUNK, min(n_users, (chunk + 1) * USERS_PER_CHUNK)
-            rng = np.random.default_rng([seed, 1, chunk])
-            users, movies, half_stars, ts = model.chunk_ratings(world, lo, hi, rng)
+            users, movies, half_stars, ts = model.chunk_ratings(world, lo, hi, np.random.default_rng([seed, 1, chunk]))
             rating_sum += int(half_stars.sum(dtype=np.int64))
             table = _ratings_table(users, world.movie_ids[movies], half_stars, ts, fmt)
-            if fmt == "parquet":
-                table = table.cast(_RATINGS_SCHEMA)
-            writer.write_table(table)
+            writer.write_table(table.cast(_CSV_SCHEMA if fmt == "csv" else _RATINGS_SCHEMA))
             if on_chunk is not None:
                 on_chunk(chunk + 1, total_chunks)
         writer.close()
+    partial.replace(ratings_path)
 
     counts = world.user_counts
     summary = SynthSummary(

@@ -1,0 +1,55 @@
+"""Topic administration on confluent-kafka's AdminClient."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(bootstrap_servers: str, partitions_by_topic: Mapping[str, int], *,
+                  replication_factor: int = 1, timeout_s: float = 30.0) -> list[str]:
+    """Create the topics that do not exist yet; existing ones are left as they are.
+
+    Returns the names created. An existing topic with a different partition count is logged,
+    not changed (repartitioning would move users between partitions).
+    """
+    if not partitions_by_topic:
+        return []
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = admin.list_topics(timeout=timeout_s).topics
+    for name in partitions_by_topic.keys() & existing.keys():
+        have, want = len(existing[name].partitions), partitions_by_topic[name]
+        if have != want:
+            log.warning("topic %s has %d partitions, not %d; leaving it as is", name, have, want)
+    new = [NewTopic(name, num_partitions=n, replication_factor=replication_factor)
+           for name, n in partitions_by_topic.items() if name not in existing]
+    if not new:
+        return []
+    created = []
+    for name, future in admin.create_topics(new, operation_timeout=timeout_s, request_timeout=timeout_s).items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # lost a race: fine
+                raise
+    log.info("created topics %s", created)
+    _wait_until_visible(admin, created, timeout_s)
+    return created
+
+
+def _wait_until_visible(admin: AdminClient, names: list[str], timeout_s: float) -> None:
+    """Wait until every partition of ``names`` has a leader, so clients can use them at once."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        if all(n in topics and topics[n].error is None and topics[n].partitions
+               and all(p.leader >= 0 for p in topics[n].partitions.values()) for n in names):
+            return
+        time.sleep(0.1)
+    log.warning("topics %s created but not all partitions have a leader after %.0f s", names, timeout_s)

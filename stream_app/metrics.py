@@ -1,0 +1,17 @@
+"""Prometheus metrics of the stream worker (one registry, served at ``/metrics``)."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+
+REGISTRY = CollectorRegistry()
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+EVENTS = Counter("movierec_swipes_total", "Swipe events by outcome", ["outcome"], registry=REGISTRY)
+"""outcome: applied, duplicate, dead_lettered."""
+UPDATE_SECONDS = Histogram("movierec_update_seconds", "Seconds to apply a batch and rank its users",
+                           buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+PUBLISH_SECONDS = Histogram("movierec_publish_seconds", "Seconds to publish a batch's lists and dead letters",
+                            buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+BATCH_SIZE = Histogram("movierec_batch_size", "Swipes per processed batch",
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY)
+MODEL_INFO = Info("movierec_model", "The served model version and update strategy", registry=REGISTRY)

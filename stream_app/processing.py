@@ -1,0 +1,111 @@
+"""One batch of swipe messages → new user states, recommendation lists and dead letters.
+
+Kafka-free: the Faust agent (``stream_app.app``) feeds raw messages in and writes what comes
+out; the replay (``--via local``) and the unit tests call it directly.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from offline.recommender import Recommender, UnknownMovieError
+from schemas.events import DeadLetter, RecommendationList, SwipeEvent
+from stream_app.user_state import UserState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A raw message as consumed (value may be anything)."""
+
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = None
+
+
+@dataclass
+class BatchResult:
+    """What a batch produced. ``last_message`` maps a user to the index (in the batch) of
+    their newest message, so the caller can write the state under that message's partition."""
+
+    states: dict[int, UserState] = field(default_factory=dict)
+    lists: list[RecommendationList] = field(default_factory=list)
+    dead_letters: list[tuple[int, DeadLetter]] = field(default_factory=list)
+    last_message: dict[int, int] = field(default_factory=dict)
+    applied: int = 0
+    duplicates: int = 0
+
+
+def parse_swipe(msg: Incoming) -> SwipeEvent:
+    """Validate one message; raises ValueError with a readable reason."""
+    if msg.value is None:
+        raise ValueError("empty message value (tombstone)")
+    try:
+        event = SwipeEvent.from_bytes(msg.value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "message"
+        raise ValueError(f"invalid SwipeEvent: {where}: {first.get('msg')} ({exc.error_count()} error(s))") from None
+    if msg.key is not None and msg.key != str(event.user_id).encode():
+        raise ValueError(f"message key {msg.key!r} does not match user_id {event.user_id}")
+    return event
+
+
+def process_batch(
+    recommender: Recommender,
+    messages: Sequence[Incoming],
+    load_state: Callable[[int], UserState | None],
+    top_n: int,
+) -> BatchResult:
+    """Apply every valid swipe in order, then rank every touched user in one product.
+
+    A redelivered event (its id already in the user's state) changes nothing but still
+    refreshes the user's list; an invalid one becomes a dead letter and the rest go on.
+    """
+    out = BatchResult()
+    causes: dict[int, SwipeEvent] = {}
+    for i, msg in enumerate(messages):
+        try:
+            event = parse_swipe(msg)
+            uid = event.user_id
+            state = out.states.get(uid) or load_state(uid) or recommender.new_state(uid)
+            event_id = event.event_id.hex
+            if state.has_seen_event(event_id):
+                out.duplicates += 1
+            else:
+                state = recommender.apply(state, event.movie_id, event.signed_preference,
+                                          event.occurred_at.timestamp(), event_id)
+                out.applied += 1
+        except (ValueError, UnknownMovieError) as exc:
+            reason = exc.args[0] if isinstance(exc, UnknownMovieError) and exc.args else exc
+            out.dead_letters.append((i, DeadLetter.for_message(msg.value, f"{type(exc).__name__}: {reason}",
+                                                               msg.topic, msg.partition, msg.offset)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - never stop the stream on one bad event
+            log.exception("unexpected error on %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+            out.dead_letters.append((i, DeadLetter.for_message(msg.value, exc, msg.topic, msg.partition, msg.offset)))
+            continue
+        out.states[uid] = state
+        out.last_message[uid] = i
+        causes[uid] = event
+    users = list(out.states)
+    ranked = recommender.recommend_states([out.states[u] for u in users], top_n)
+    for uid, r in zip(users, ranked):
+        state = out.states[uid]
+        if r.source == "cold_start":
+            strategy = "cold_start"
+        elif state.vector is None:
+            strategy = "static"
+        else:
+            strategy = recommender.strategy
+        out.lists.append(RecommendationList.from_ranked(
+            uid, r.movie_ids.tolist(), r.scores.tolist(), model_version=recommender.model_version,
+            strategy=strategy, cause_event_id=causes[uid].event_id,
+        ))
+    return out

@@ -1,0 +1,70 @@
+"""Settings of the stream processes, from the environment (prefix ``MOVIEREC_``, nesting ``__``).
+
+Examples::
+
+    MOVIEREC_BOOTSTRAP_SERVERS=kafka:9092
+    MOVIEREC_STRATEGY=additive
+    MOVIEREC_ADDITIVE__STEP=0.05
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import topics
+
+
+class AdditiveSettings(BaseModel):
+    """The additive update rule: nudge the user's factors toward (or away from) the item's."""
+
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
+
+    step: float = Field(0.1, gt=0)
+    """Learning rate per unit of signed preference. Placeholder; tuned offline."""
+    half_life_days: float = Field(30.0, gt=0)
+    """Older swipes' contributions decay by half every this many days. Placeholder."""
+    max_norm_factor: float = Field(3.0, gt=0)
+    """Clip the user vector's norm at this multiple of the median offline user norm. Placeholder."""
+
+
+class StreamSettings(BaseSettings):
+    """One process's connection and behaviour settings."""
+
+    model_config = SettingsConfigDict(env_prefix="MOVIEREC_", env_nested_delimiter="__", extra="ignore",
+                                      use_attribute_docstrings=True)
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    """Kafka bootstrap servers, comma-separated host:port."""
+    swipes_topic: str = topics.SWIPES
+    recommendations_topic: str = topics.RECOMMENDATIONS
+    dlq_topic: str = topics.SWIPES_DLQ
+    models_topic: str = topics.MODELS
+    partitions: int = Field(4, ge=1)
+    """Partitions of the topics this app creates (and of its changelog topics)."""
+    artifacts: Path = Path("artifacts")
+    """Directory of the offline model artifacts (factors + manifest)."""
+    top_n: int = Field(20, ge=1)
+    """Length of each RecommendationList."""
+    strategy: Literal["additive", "foldin", "static"] = "foldin"
+    """Online update rule for users' factors ("static": never change them)."""
+    app_id: str = "movierec"
+    """Faust application id (consumer group and table changelog prefix)."""
+    artifact_version: str | None = None
+    """Serve this artifact version instead of the one the LATEST pointer names."""
+    batch_size: int = Field(64, ge=1)
+    """At most this many swipes are processed (and scored) together."""
+    batch_within: float = Field(0.005, gt=0)
+    """Seconds to wait for a batch to fill before processing what arrived."""
+    cold_start_swipes: int = Field(3, ge=1)
+    """An unknown user gets a vector once they have this many swipes."""
+    additive: AdditiveSettings = AdditiveSettings()
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=1, le=65535)
+    log_format: Literal["text", "json"] = "text"
+    store: str = "rocksdb://"
+    """Faust table store: ``rocksdb://`` or ``memory://`` (tests)."""
+    data_dir: Path = Path(".movierec/faust")
+    """Faust's data directory (RocksDB tables)."""

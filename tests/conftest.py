@@ -1,0 +1,89 @@
+"""Shared fixtures: one real Kafka broker for the whole session, fresh topics per test.
+
+Set ``KAFKA_BOOTSTRAP_SERVERS`` to use a running broker instead of starting one.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from stream_app import local_kafka
+
+
+@dataclass(frozen=True)
+class SessionBroker:
+    bootstrap: str
+    state_dir: Path | None  # None: an external broker (KAFKA_BOOTSTRAP_SERVERS)
+    port: int | None
+
+
+def free_port_pair(host: str = local_kafka.HOST) -> int:
+    """A free port p with p + 1 free too (the local broker's controller listens on p + 1)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind((host, 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind((host, port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free pair of ports found")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBroker]:
+    """The session's broker: ``$KAFKA_BOOTSTRAP_SERVERS`` or a local one on a free port."""
+    if external := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield SessionBroker(external, None, None)
+        return
+    if shutil.which("java") is None:
+        pytest.skip("no `java` on PATH and no KAFKA_BOOTSTRAP_SERVERS: cannot run a Kafka broker")
+    if shutil.which("mvn") is None and not (local_kafka.default_libs_dir() / ".complete").is_file():
+        pytest.skip("no `mvn` on PATH to fetch the Kafka jars (or set KAFKA_BOOTSTRAP_SERVERS)")
+    state_dir = tmp_path_factory.mktemp("kafka")
+    port = free_port_pair()
+    try:
+        result = local_kafka.start(port=port, state_dir=state_dir, timeout_s=120)
+        yield SessionBroker(result.status.bootstrap or f"{local_kafka.HOST}:{port}", state_dir, port)
+    finally:
+        local_kafka.stop(state_dir)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: SessionBroker) -> str:
+    """``host:port`` of the session's broker."""
+    return kafka_broker.bootstrap
+
+
+@pytest.fixture
+def topic_factory(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
+    """``make(prefix="test", partitions=1) -> name``: a fresh topic per call, deleted afterwards."""
+    from confluent_kafka.admin import AdminClient
+
+    from stream_app.admin import ensure_topics
+
+    created: list[str] = []
+
+    def make(prefix: str = "test", partitions: int = 1) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        ensure_topics(kafka_bootstrap, {name: partitions})
+        created.append(name)
+        return name
+
+    yield make
+    if created:  # best effort: an external broker should not fill up with test topics
+        futures = AdminClient({"bootstrap.servers": kafka_bootstrap}).delete_topics(created, operation_timeout=10)
+        for future in futures.values():
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001
+                pass
