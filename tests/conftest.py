@@ -11,10 +11,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from stream_app import local_kafka
+
+if TYPE_CHECKING:
+    from stream_app.runner import WorkerProcess
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,58 @@ def topic_factory(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
                 future.result()
             except Exception:  # noqa: BLE001
                 pass
+
+
+ML_SMALL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
+
+
+@pytest.fixture(scope="session")
+def ml_small() -> Path:
+    """Real MovieLens (ml-latest-small) from ../shared/data; the suite needs it."""
+    if not (ML_SMALL / "ratings.csv").is_file():
+        pytest.fail(f"{ML_SMALL} is missing: tests read MovieLens from ../shared/data")
+    return ML_SMALL
+
+
+@pytest.fixture(scope="session")
+def small_artifacts(tmp_path_factory: pytest.TempPathFactory, ml_small: Path) -> Path:
+    """An artifacts root holding one version trained on ml-latest-small (built once)."""
+    from offline.pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("artifacts")
+    run_pipeline(ml_small, root, show_progress=False)
+    return root
+
+
+@pytest.fixture
+def worker_factory(
+    kafka_bootstrap: str, small_artifacts: Path, tmp_path: Path
+) -> Iterator[Callable[..., "WorkerProcess"]]:
+    """``make(**settings) -> WorkerProcess`` (started): a worker on fresh topics, app id,
+    data dir and web port; extra settings are MOVIEREC_* names without the prefix, lower case."""
+    from stream_app.runner import WorkerProcess
+
+    workers: list[WorkerProcess] = []
+    run = uuid.uuid4().hex[:8]
+
+    def make(**overrides: object) -> WorkerProcess:
+        env = {
+            "BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "ARTIFACTS": str(small_artifacts),
+            "SWIPES_TOPIC": f"swipes-{run}",
+            "RECOMMENDATIONS_TOPIC": f"recs-{run}",
+            "DLQ_TOPIC": f"dlq-{run}",
+            "APP_ID": f"movierec-{run}",
+            "DATA_DIR": str(tmp_path / "faust"),
+            "WEB_PORT": str(free_port_pair()),
+            "PARTITIONS": "2",
+            "STORE": "rocksdb://",
+        }
+        env.update({k.upper(): str(v) for k, v in overrides.items()})
+        worker = WorkerProcess(env, tmp_path / "worker.log").start()
+        workers.append(worker)
+        return worker
+
+    yield make
+    for w in workers:
+        w.stop()

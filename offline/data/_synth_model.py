@@ -7,7 +7,7 @@ bounded by the chunk.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,8 @@ GENRE_WEIGHTS: dict[str, int] = {
 NO_GENRES = "(no genres listed)"
 RANK = 8
 MIN_USER_RATINGS = 20
-GLOBAL_MEAN = 3.08
+TARGET_MEAN = 3.53  # ML-20M's mean rating; the global offset is calibrated to reach it
+PILOT_USERS = 2048
 NOISE_STD = 0.7
 TASTE_STD = 0.8
 CHOICE_TILT = 0.5  # weight of taste, against Gumbel(0, 1) noise, when choosing what to watch
@@ -54,15 +55,16 @@ class World:
     user_start: npt.NDArray[np.int64]  # (U,) unix seconds of the first rating
     user_span: npt.NDArray[np.float64]  # (U,) seconds over which sessions spread
     session_length: npt.NDArray[np.float64]  # (U,) mean ratings per session
+    global_mean: float = 3.1  # offset in the rating formula; a first guess until calibrated
 
 
 def user_counts(rng: np.random.Generator, n_users: int, n_ratings: int, n_movies: int) -> npt.NDArray[np.int64]:
     """Ratings per user, shape (U,): >= min(20, R // U), lognormal tail, capped, summing to R.
 
-    The cap is 35% of the catalogue (ML-20M's heaviest user), raised for dense requests.
+    The cap is 35% of the catalogue (ML-20M's heaviest user), or 4x the mean if larger.
     """
     floor_n = min(MIN_USER_RATINGS, n_ratings // max(1, n_users))
-    cap = min(n_movies, max(floor_n, int(USER_CAP * n_movies), -(-3 * n_ratings // (2 * max(1, n_users)))))
+    cap = min(n_movies, max(floor_n, int(USER_CAP * n_movies), -(-4 * n_ratings // max(1, n_users))))
     if floor_n < 1 or n_ratings > cap * n_users:
         raise ValueError(f"cannot place {n_ratings} ratings on {n_users} users x {n_movies} movies "
                          f"(each user needs 1..{cap} distinct movies)")
@@ -129,7 +131,7 @@ def make_world(n_users: int, n_movies: int, n_ratings: int, seed: int) -> World:
     movie_bias = rng.normal(0.0, 0.3, n_movies) + 0.15 * (log_pop - log_pop.mean()) / (log_pop.std() + 1e-9)
 
     span = np.clip(rng.lognormal(np.log(90 * 86_400), 1.5, n_users), 86_400, 15 * 365 * 86_400)
-    return World(
+    world = World(
         movie_ids=movie_ids, titles=_titles(rng, years), genres=genres, popularity_cdf=cdf,
         movie_factors=movie_factors.astype(np.float32), movie_bias=movie_bias.astype(np.float32),
         user_factors=(user_factors * scale).astype(np.float32),
@@ -139,6 +141,23 @@ def make_world(n_users: int, n_movies: int, n_ratings: int, seed: int) -> World:
         user_start=(BEGIN + (END - BEGIN) * rng.beta(1.3, 1.0, n_users)).astype(np.int64),
         user_span=span, session_length=np.clip(rng.lognormal(np.log(15), 0.8, n_users), 3, 200),
     )
+    return _calibrate(world, seed)
+
+
+def _calibrate(world: World, seed: int) -> World:
+    """Shift ``global_mean`` so a pilot's mean rating is TARGET_MEAN (two Newton-like steps).
+
+    Choosing liked and popular (higher-bias) movies raises the mean by an amount that
+    depends on the sizes; one pilot chunk of the first users (own seed) measures it.
+    """
+    n, counts = min(len(world.user_counts), PILOT_USERS), world.user_counts
+    for step in range(2):  # clipping at 0.5 and 5 makes the response slightly nonlinear
+        users, _, half_stars, _ = chunk_ratings(world, 0, n, np.random.default_rng([seed, 2, step]))
+        # The pilot's few heavy users weigh a lot; swap their bias for the population's.
+        bias_gap = float(world.user_bias[users].mean()) - float(counts @ world.user_bias) / counts.sum()
+        pilot_mean = float(half_stars.mean()) / 2 - bias_gap
+        world = replace(world, global_mean=world.global_mean + TARGET_MEAN - pilot_mean)
+    return world
 
 
 def write_movies(world: World, path: Path) -> None:
@@ -222,7 +241,7 @@ def chunk_ratings(world: World, lo: int, hi: int, rng: np.random.Generator) -> t
     users = lo + local
     taste = np.einsum("ij,ij->i", world.user_factors[users], world.movie_factors[movie])
 
-    score = (GLOBAL_MEAN + world.user_bias[users] + world.movie_bias[movie] + taste
+    score = (world.global_mean + world.user_bias[users] + world.movie_bias[movie] + taste
              + rng.normal(0.0, NOISE_STD, len(users)))
     half = np.where(world.whole_stars[users], 2 * np.rint(score), np.rint(2 * score))
     half_stars = np.clip(half, np.where(world.whole_stars[users], 2, 1), 10).astype(np.int8)

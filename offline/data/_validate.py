@@ -174,7 +174,7 @@ def clean_ratings(
 
     Args:
         columns: ``user_id``, ``movie_id``, ``rating``, ``timestamp`` raw Arrow columns of
-            equal length n (any type :func:`parse_column` accepts).
+            equal length n (any type :func:`parse_column` accepts); emptied on return.
         path: the source file, for error messages.
         report: updated in place (``dropped`` by reason, ``rows_kept``); ``rows_read``
             must already count the malformed lines the parser skipped.
@@ -183,11 +183,11 @@ def clean_ratings(
         DataFrame (n_kept rows): user_id int64, movie_id int64, rating float32,
         timestamp int64 (unix seconds), in file order.
     """
-    user, user_missing, user_invalid = parse_column(columns["user_id"], "id", path, "user_id")
-    movie, movie_missing, movie_invalid = parse_column(columns["movie_id"], "id", path, "movie_id")
-    rating, rating_missing, rating_invalid = parse_column(columns["rating"], "rating", path, "rating")
-    ts, ts_missing, ts_invalid = parse_column(columns["timestamp"], "timestamp", path, "timestamp")
-    columns.clear()  # let Arrow buffers go before the numpy copies below
+    # pop: each Arrow column is freed as soon as its numpy copy exists (peak memory)
+    user, user_missing, user_invalid = parse_column(columns.pop("user_id"), "id", path, "user_id")
+    movie, movie_missing, movie_invalid = parse_column(columns.pop("movie_id"), "id", path, "movie_id")
+    rating, rating_missing, rating_invalid = parse_column(columns.pop("rating"), "rating", path, "rating")
+    ts, ts_missing, ts_invalid = parse_column(columns.pop("timestamp"), "timestamp", path, "timestamp")
 
     with np.errstate(invalid="ignore"):
         out_of_range = ~((rating >= RATING_MIN) & (rating <= RATING_MAX))

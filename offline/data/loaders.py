@@ -123,13 +123,13 @@ def detect_layout(path: Path) -> str:
 
 def _read_delimited(
     source: Path | io.BytesIO, path: Path, *, delimiter: str, names: list[str] | None,
-    wanted: dict[str, str], quoting: bool = True,
-) -> tuple[dict[str, pa.ChunkedArray], int]:
+    wanted: dict[str, str], report: LoadReport, quoting: bool = True,
+) -> dict[str, pa.ChunkedArray]:
     """Read ``wanted`` (file column -> contract name) from a delimited file.
 
     First a typed read (int64/float32); on a conversion error, a re-read as text for
     :func:`clean_ratings` to check row by row. Lines with the wrong number of fields are
-    skipped and counted. Returns the columns by contract name and the data rows read.
+    skipped and counted in ``report`` (as are the rows read). Returns the columns by contract name.
     """
     skipped: list[int] = []
 
@@ -155,8 +155,9 @@ def _read_delimited(
             if types is text:
                 raise DataError(path, f"cannot parse: {exc}") from exc
             logger.info("%s: typed parse failed (%s); re-reading as text", path, exc)
-    rows_read = table.num_rows + len(skipped)
-    return {dst: table.column(src) for src, dst in wanted.items()}, rows_read
+    report.rows_read = table.num_rows + len(skipped)
+    report.drop("malformed_line", len(skipped))
+    return {dst: table.column(src) for src, dst in wanted.items()}
 
 
 def _read_ratings(files: _Files) -> tuple[pd.DataFrame, LoadReport]:
@@ -166,16 +167,16 @@ def _read_ratings(files: _Files) -> tuple[pd.DataFrame, LoadReport]:
     identity = {name: name for name in _FAST_TYPES}
     if files.layout == "ml-latest":
         wanted = match_columns(csv_header(path), RATING_ALIASES, path)
-        columns, report.rows_read = _read_delimited(path, path, delimiter=",", names=None, wanted=wanted)
+        columns = _read_delimited(path, path, delimiter=",", names=None, wanted=wanted, report=report)
     elif files.layout in ("ml-1m", "ml-10m"):
         data = io.BytesIO(path.read_bytes().replace(b"::", _DAT_DELIMITER.encode()))
-        columns, report.rows_read = _read_delimited(
-            data, path, delimiter=_DAT_DELIMITER, names=list(identity), wanted=identity, quoting=False
+        columns = _read_delimited(
+            data, path, delimiter=_DAT_DELIMITER, names=list(identity), wanted=identity, report=report, quoting=False
         )
         del data
     elif files.layout == "ml-100k":
-        columns, report.rows_read = _read_delimited(
-            path, path, delimiter="\t", names=list(identity), wanted=identity, quoting=False
+        columns = _read_delimited(
+            path, path, delimiter="\t", names=list(identity), wanted=identity, report=report, quoting=False
         )
     else:
         try:

@@ -1,0 +1,167 @@
+"""The worker against the real broker: swipes in, lists out, DLQ, state that survives SIGKILL."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from offline.artifacts import load_version
+from offline.recommender import Recommender
+from schemas.events import DeadLetter, RecommendationList, SwipeEvent
+from stream_app.clients import RecommendationConsumer, SwipeProducer
+from stream_app.runner import WorkerProcess
+from stream_app.updates import AdditiveParams
+
+pytestmark = pytest.mark.integration
+NEW_USER = 10_000_000
+
+
+def collect(bootstrap: str, topic: str, want: int, timeout: float = 60.0) -> list[RecommendationList]:
+    """Read lists until ``want`` have arrived (or the timeout)."""
+    out: list[RecommendationList] = []
+    with RecommendationConsumer(bootstrap, topic) as consumer:
+        deadline = time.monotonic() + timeout
+        while len(out) < want and time.monotonic() < deadline:
+            rl = consumer.poll(0.5)
+            if rl is not None:
+                out.append(rl)
+    return out
+
+
+def send_and_wait(bootstrap: str, worker: WorkerProcess, events: list[SwipeEvent], timeout: float = 60.0
+                  ) -> dict[uuid.UUID, RecommendationList]:
+    """Send swipes one user-step at a time; return the list each swipe caused."""
+    lists: dict[uuid.UUID, RecommendationList] = {}
+    with SwipeProducer(bootstrap, worker.env["SWIPES_TOPIC"]) as producer, \
+            RecommendationConsumer(bootstrap, worker.env["RECOMMENDATIONS_TOPIC"]) as consumer:
+        for e in events:
+            producer.send(e)
+            producer.flush()
+            deadline = time.monotonic() + timeout
+            while e.event_id not in lists and time.monotonic() < deadline:
+                rl = consumer.poll(0.5)
+                if rl is not None and rl.cause_event_id is not None:
+                    lists[rl.cause_event_id] = rl
+            assert e.event_id in lists, f"no list for {e} within {timeout}s"
+    return lists
+
+
+def swipe(user: int, movie: int, preference: int, t: datetime) -> SwipeEvent:
+    return SwipeEvent(user_id=user, movie_id=movie, preference=preference, occurred_at=t)
+
+
+@pytest.fixture(scope="module")
+def recommender(small_artifacts: Path) -> Recommender:
+    return Recommender.from_artifact(load_version(small_artifacts), strategy="foldin", history="all")
+
+
+def test_swipes_in_lists_out_and_seen_never_return(kafka_bootstrap, worker_factory, recommender) -> None:
+    worker = worker_factory()
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    user = 1
+    history = set(recommender.movies.ids[recommender.seen(recommender.new_state(user))].tolist())
+    first = recommender.get_top_n(user, 5)
+    events = [swipe(user, m, 4, t0 + timedelta(minutes=i)) for i, (m, _) in enumerate(first)]
+    lists = send_and_wait(kafka_bootstrap, worker, events)
+    swiped: set[int] = set()
+    for e in events:
+        rl = lists[e.event_id]
+        swiped.add(e.movie_id)
+        ids = [it.movie_id for it in rl.items]
+        assert rl.user_id == user and rl.strategy == "foldin" and len(ids) == 20
+        assert rl.model_version == recommender.model_version
+        assert not swiped & set(ids), "a swiped movie came back"
+        assert not history & set(ids), "a movie from the user's history came back"
+
+
+def test_liking_a_movie_moves_its_neighbours_up(kafka_bootstrap, worker_factory, recommender) -> None:
+    worker = worker_factory()
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    anchor = 1  # Toy Story
+    neighbours = {m for m, _ in recommender.similar_movies(anchor, 50, "als")}
+    user = NEW_USER + 1
+    # three neutral-ish swipes make the user warm, then they love the anchor
+    warm = [swipe(user, m, 3, t0 + timedelta(minutes=i)) for i, m in enumerate((318, 296, 2571))]
+    love = swipe(user, anchor, 4, t0 + timedelta(hours=1))
+    lists = send_and_wait(kafka_bootstrap, worker, [*warm, love])
+    before = [it.movie_id for it in lists[warm[-1].event_id].items]
+    after = [it.movie_id for it in lists[love.event_id].items]
+    assert lists[warm[0].event_id].strategy == "cold_start"
+    assert len(neighbours & set(after)) > len(neighbours & set(before))
+
+
+def test_bad_events_reach_the_dlq_and_good_ones_around_them_are_processed(kafka_bootstrap, worker_factory) -> None:
+    worker = worker_factory()
+    topic, dlq = worker.env["SWIPES_TOPIC"], worker.env["DLQ_TOPIC"]
+    good = [swipe(NEW_USER + 10 + i, 1 + i, 4, datetime.now(timezone.utc)) for i in range(3)]
+    bad: list[tuple[bytes, bytes, str]] = [
+        (b"7", b"not json", "invalid SwipeEvent"),
+        (b"7", json.dumps({"user_id": 7, "movie_id": 1, "preference": 9}).encode(), "preference"),
+        (b"7", swipe(7, 999_999_999, 4, datetime.now(timezone.utc)).to_bytes(), "not in model"),
+        (b"8", swipe(7, 1, 4, datetime.now(timezone.utc)).to_bytes(), "does not match user_id"),
+    ]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i, e in enumerate(good):
+        producer.produce(topic, key=str(e.user_id).encode(), value=e.to_bytes())
+        if i < len(bad):
+            producer.produce(topic, key=bad[i][0], value=bad[i][1])
+    producer.produce(topic, key=bad[3][0], value=bad[3][1])
+    producer.flush(10)
+    lists = collect(kafka_bootstrap, worker.env["RECOMMENDATIONS_TOPIC"], len(good))
+    assert {rl.cause_event_id for rl in lists} == {e.event_id for e in good}
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": uuid.uuid4().hex,
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([dlq])
+    letters: list[DeadLetter] = []
+    deadline = time.monotonic() + 30
+    while len(letters) < len(bad) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and not msg.error():
+            letters.append(DeadLetter.from_bytes(msg.value()))
+    consumer.close()
+    assert sorted(d.raw for d in letters) == sorted(b[1] for b in bad)
+    for raw, _, reason in [(b[1], None, b[2]) for b in bad]:
+        (letter,) = [d for d in letters if d.raw == raw]
+        assert reason in letter.error and letter.source_topic == topic
+    assert worker.running
+
+
+def test_sigkill_and_restart_keeps_state_and_applies_no_event_twice(
+    kafka_bootstrap, worker_factory, small_artifacts, tmp_path
+) -> None:
+    """Additive updates are not idempotent, so a twice-applied swipe would change the lists."""
+    worker = worker_factory(strategy="additive")
+    users = [NEW_USER + 100 + i for i in range(4)] + [1, 2]
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    movies = [1, 2, 260, 296, 318, 356, 480, 527, 589, 593, 1196, 1210, 2571, 2959]
+    events = [swipe(u, movies[(i * 3 + j) % len(movies)], 1 + (i + j) % 4, t0 + timedelta(minutes=10 * i))
+              for i in range(6) for j, u in enumerate(users)]
+    first, second = events[:24], events[24:]
+    send_and_wait(kafka_bootstrap, worker, first[:6])
+    with SwipeProducer(kafka_bootstrap, worker.env["SWIPES_TOPIC"]) as producer:
+        for e in first[6:]:
+            producer.send(e)
+    worker.kill()  # mid-stream: some events processed, maybe not committed
+    # a fresh data dir: the state must come back from the changelog topic, not local RocksDB
+    restarted = WorkerProcess({**worker.env, "DATA_DIR": str(tmp_path / "faust-2")}, tmp_path / "worker2.log").start()
+    try:
+        with SwipeProducer(kafka_bootstrap, worker.env["SWIPES_TOPIC"]) as producer:
+            for e in first[:12]:  # redeliveries: the same event ids again
+                producer.send(e)
+        lists = send_and_wait(kafka_bootstrap, restarted, second)
+    finally:
+        restarted.stop()
+    expected = Recommender.from_artifact(load_version(small_artifacts), strategy="additive", history="all",
+                                         additive=AdditiveParams(0.1, 30 * 86400.0, 3.0))
+    for e in events:
+        expected.update_user(e.user_id, e.movie_id, e.signed_preference, e.occurred_at.timestamp())
+    for u in users:
+        last = [e for e in second if e.user_id == u][-1]
+        got = [it.movie_id for it in lists[last.event_id].items]
+        want = [m for m, _ in expected.get_top_n(u, 20)]
+        assert got == want, f"user {u}: state lost or an event applied twice"
