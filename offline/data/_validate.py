@@ -68,6 +68,15 @@ def _bool(arr: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
     return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _numpy(col: pa.ChunkedArray, to: pa.DataType, fill: float) -> np.ndarray:
+    """``col`` cast to ``to`` (nulls set to ``fill``) as one numpy array; skips no-op steps."""
+    if col.type != to:
+        col = col.cast(to)
+    if col.null_count:
+        col = pc.fill_null(col, pa.scalar(fill).cast(to))
+    return col.to_numpy()
+
+
 def _parse_strings(col: pa.ChunkedArray, kind: Kind) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Plain-text column: trimmed, matched by regex, cast only where the text is valid."""
     text = pc.utf8_trim_whitespace(col)
@@ -112,29 +121,28 @@ def parse_column(col: pa.ChunkedArray, kind: Kind, path: Path, name: str) -> tup
         return parse_column(col.cast(t.value_type), kind, path, name)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return _parse_strings(col, kind)
-    missing = _bool(pc.is_null(col))
+    n = len(col)
+    missing = _bool(pc.is_null(col)) if col.null_count else np.zeros(n, dtype=bool)
     if pa.types.is_integer(t):
-        values = pc.fill_null(col, 0).cast(pa.int64()).to_numpy()
-        invalid = (values < 0) & ~missing if kind == "id" else np.zeros(len(values), bool)
-        if kind == "rating":
-            return values.astype(np.float32), missing, invalid
-        return values, missing, invalid
+        values = _numpy(col, pa.int64(), 0)
+        invalid = (values < 0) & ~missing if kind == "id" else np.zeros(n, dtype=bool)
+        return (values.astype(np.float32) if kind == "rating" else values), missing, invalid
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        floats = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy()
+        floats = _numpy(col, pa.float32() if kind == "rating" else pa.float64(), np.nan)
         missing |= np.isnan(floats)
         if kind == "rating":
-            return floats.astype(np.float32), missing, np.zeros(len(floats), bool)
+            return floats, missing, np.zeros(n, dtype=bool)
         finite = np.isfinite(floats)
-        invalid = ~missing & ~finite
         values = np.where(finite, np.floor(floats), 0).astype(np.int64)
+        invalid = ~missing & ~finite
         if kind == "id":
             invalid |= finite & ((floats != values) | (floats < 0))
         return values, missing, invalid
     if kind == "timestamp" and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
         if pa.types.is_date(t):
             col, t = col.cast(pa.timestamp("s")), pa.timestamp("s")
-        raw = pc.fill_null(col.cast(pa.int64()), 0).to_numpy()
-        return raw // _UNITS_PER_SECOND[t.unit], missing, np.zeros(len(raw), bool)
+        raw = _numpy(col, pa.int64(), 0)
+        return raw // _UNITS_PER_SECOND[t.unit], missing, np.zeros(n, dtype=bool)
     raise DataError(path, f"column {name!r} has unsupported type {t} for a {kind}")
 
 

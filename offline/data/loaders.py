@@ -192,6 +192,16 @@ def _read_ratings(files: _Files) -> tuple[pd.DataFrame, LoadReport]:
     return ratings, report
 
 
+def _count_unknown(rated: np.ndarray, known: np.ndarray) -> int:
+    """How many of ``rated`` (n,) int64 are not in ``known`` (m,); a lookup table for small ids."""
+    top = int(max(rated.max(initial=0), known.max(initial=0)))
+    if rated.min(initial=0) < 0 or known.min(initial=0) < 0 or top > 100_000_000:
+        return int(np.count_nonzero(~np.isin(rated, known)))
+    table = np.zeros(top + 1, dtype=bool)
+    table[known] = True
+    return int(len(rated) - np.count_nonzero(table[rated]))
+
+
 def load_dataset(path: Path) -> Dataset:
     """Load ratings and movies from ``path`` (a directory or a ratings file).
 
@@ -214,8 +224,7 @@ def load_dataset(path: Path) -> Dataset:
         movies, movies_report = movie_files.read_movies(files.movies, files.layout)
         if movies.empty:
             raise DataError(files.movies, "no usable movies", rows=movies_report.rows_read)
-    known = movies["movie_id"].to_numpy()
-    ratings_report.note("unknown_movie", int(np.count_nonzero(~np.isin(ratings["movie_id"].to_numpy(), known))))
+    ratings_report.note("unknown_movie", _count_unknown(ratings["movie_id"].to_numpy(), movies["movie_id"].to_numpy()))
     logger.info(
         "%s: %d ratings kept of %d read; %d movies", files.ratings, ratings_report.rows_kept,
         ratings_report.rows_read, movies_report.rows_kept,
