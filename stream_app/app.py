@@ -10,6 +10,7 @@ import time
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from threadpoolctl import threadpool_limits
 
 from offline.artifacts import load_version
 from offline.recommender import Recommender
@@ -17,11 +18,13 @@ from stream_app import metrics
 from stream_app.logging_setup import log_handlers
 from stream_app.processing import Incoming, process_batch
 from stream_app.settings import StreamSettings
-from stream_app.updates import AdditiveParams
+from stream_app.updates import AdditiveParams, FoldIn
 from stream_app.user_state import UserState
 
 log = logging.getLogger(__name__)
 settings = StreamSettings()
+# Per-event solves are tiny (k x k): a BLAS thread pool only adds hand-off cost (16x here).
+threadpool_limits(1, "blas")
 
 app = faust.App(
     settings.app_id,
@@ -58,12 +61,16 @@ class ModelHolder:
     def get(self) -> Recommender:
         if self._recommender is None:
             art = load_version(settings.artifacts, settings.artifact_version)
-            a = settings.additive
+            s = settings.with_online_tuning(art.path)  # `movierec replay tune` output; env wins
+            a = s.additive
             self._recommender = Recommender.from_artifact(
-                art, strategy=settings.strategy, history="all",
+                art, strategy=s.strategy, history=s.history,
                 additive=AdditiveParams(a.step, a.half_life_days * 86400.0, a.max_norm_factor),
-                cold_start_swipes=settings.cold_start_swipes,
+                cold_start_swipes=s.cold_start_swipes,
             )
+            if s.foldin_regularization is not None:
+                self._recommender.foldin = FoldIn.from_factors(self._recommender.item_factors,
+                                                               s.foldin_regularization)
             metrics.MODEL_INFO.info({"version": art.version, "strategy": settings.strategy})
             log.info("serving model %s (%s)", art.version, settings.strategy)
         return self._recommender
@@ -108,12 +115,13 @@ async def process_swipes(stream: faust.StreamT) -> None:
             user_states[str(uid).encode()] = state.to_bytes()
         t1 = time.perf_counter()
         metrics.UPDATE_SECONDS.observe(t1 - t0)
+        # send_soon: into the producer's buffer without a round trip per message
         for i, dead in result.dead_letters:
-            await dlq_topic.send(key=events[i].key, value=dead.to_bytes())
+            dlq_topic.send_soon(key=events[i].key, value=dead.to_bytes())
             log.warning("dead-lettered %s[%d]@%d: %s", dead.source_topic, dead.source_partition,
                         dead.source_offset, dead.error)
         for rl in result.lists:
-            await recommendations_topic.send(key=str(rl.user_id).encode(), value=rl.to_bytes())
+            recommendations_topic.send_soon(key=str(rl.user_id).encode(), value=rl.to_bytes())
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - t1)
         metrics.EVENTS.labels("applied").inc(result.applied)
         metrics.EVENTS.labels("duplicate").inc(result.duplicates)

@@ -29,6 +29,7 @@ class WorkerProcess:
     Attributes:
         env: ``MOVIEREC_*`` settings (without the prefix, e.g. ``{"ARTIFACTS": "..."}``).
         log_path: the worker's combined stdout/stderr.
+        loglevel: Faust's log level; readiness is read from the log, so "info" or "debug".
     """
 
     env: dict[str, str]

@@ -8,13 +8,17 @@ Examples::
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import topics
+
+ONLINE_TUNING_FILE = "online_tuning.json"
+"""Written by ``movierec replay tune`` into ``ARTIFACTS/<version>/``; read by the worker."""
 
 
 class AdditiveSettings(BaseModel):
@@ -54,12 +58,16 @@ class StreamSettings(BaseSettings):
     """Faust application id (consumer group and table changelog prefix)."""
     artifact_version: str | None = None
     """Serve this artifact version instead of the one the LATEST pointer names."""
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(128, ge=1)
     """At most this many swipes are processed (and scored) together."""
-    batch_within: float = Field(0.005, gt=0)
+    batch_within: float = Field(0.01, gt=0)
     """Seconds to wait for a batch to fill before processing what arrived."""
     cold_start_swipes: int = Field(3, ge=1)
     """An unknown user gets a vector once they have this many swipes."""
+    history: Literal["train", "train+val", "all"] = "all"
+    """Artifact splits that count as each user's known history (seen movies, fold-in base)."""
+    foldin_regularization: float | None = Field(None, gt=0)
+    """Fold-in lambda; None: the artifact's ALS regularization."""
     additive: AdditiveSettings = AdditiveSettings()
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
@@ -68,3 +76,24 @@ class StreamSettings(BaseSettings):
     """Faust table store: ``rocksdb://`` or ``memory://`` (tests)."""
     data_dir: Path = Path(".movierec/faust")
     """Faust's data directory (RocksDB tables)."""
+
+    def with_online_tuning(self, version_dir: Path) -> StreamSettings:
+        """These settings with ``version_dir/online_tuning.json``'s ``settings`` (additive,
+        foldin_regularization, cold_start_swipes) for every field not set explicitly; the
+        environment and constructor arguments still win. No file: unchanged."""
+        path = Path(version_dir) / ONLINE_TUNING_FILE
+        if not path.is_file():
+            return self
+        tuned: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
+        updates: dict[str, Any] = {}
+        for name, value in tuned.items():
+            if name == "additive":
+                explicit = self.additive.model_fields_set if "additive" in self.model_fields_set else set()
+                kept = {k: getattr(self.additive, k) for k in explicit}
+                updates[name] = AdditiveSettings(**{**value, **kept})
+            elif name in ("foldin_regularization", "cold_start_swipes") and name not in self.model_fields_set:
+                updates[name] = value
+        if not updates:
+            return self
+        self.model_validate({**self.model_dump(), **updates})  # raises on an invalid tuned value
+        return self.model_copy(update=updates)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from unittest.mock import AsyncMock, patch
+from unittest.mock import MagicMock, patch
 
 import pytest
 
@@ -32,8 +32,8 @@ def faust_app(small_artifacts: Path):
 @pytest.mark.asyncio
 async def test_agent_publishes_lists_and_dead_letters(faust_app) -> None:
     good = SwipeEvent(user_id=3, movie_id=260, preference=4, occurred_at=datetime.now(timezone.utc))
-    with patch.object(faust_app.recommendations_topic, "send", new=AsyncMock()) as recs, \
-            patch.object(faust_app.dlq_topic, "send", new=AsyncMock()) as dlq:
+    with patch.object(faust_app.recommendations_topic, "send_soon", new=MagicMock()) as recs, \
+            patch.object(faust_app.dlq_topic, "send_soon", new=MagicMock()) as dlq:
         async with faust_app.process_swipes.test_context() as agent:
             await agent.put(good.to_bytes(), key=b"3")
             await agent.put(b"garbage", key=b"3")
