@@ -66,20 +66,22 @@ def _finish(
     duplicated = frame["movie_id"].duplicated(keep="first").to_numpy()
     report.drop("duplicate", int(np.count_nonzero(duplicated)))
     frame = frame[~duplicated].reset_index(drop=True)
-    title = frame["title"].astype(object).where(frame["title"].notna(), "").astype(str).str.strip()
-    untitled = title == ""
+    title, genres_text = _text(frame["title"]), _text(frame["genres"])
+    untitled = (title == "").to_numpy()
     report.note("missing_title", int(untitled.sum()))
-    title[untitled] = "movie " + frame.loc[untitled, "movie_id"].astype(str)
-    genres_col = frame["genres"].astype(object).where(frame["genres"].notna(), "").astype(str).str.strip()
-    genres_col[genres_col == ""] = NO_GENRES
+    title[untitled] = "movie " + frame.loc[untitled, "movie_id"].astype("str")
+    genres_text[genres_text == ""] = NO_GENRES
     report.rows_kept = len(frame)
     if report.rows_dropped:
-        logger.warning("%s: dropped %d of %d movie rows %s", path, report.rows_dropped, report.rows_read, report.dropped)
-    return pd.DataFrame({
-        "movie_id": frame["movie_id"].astype(np.int64).to_numpy(),
-        "title": title.astype("str").to_numpy(),
-        "genres": genres_col.astype("str").to_numpy(),
-    }).astype({"title": "str", "genres": "str"})
+        logger.warning(
+            "%s: dropped %d of %d movie rows %s", path, report.rows_dropped, report.rows_read, report.dropped
+        )
+    return pd.DataFrame({"movie_id": frame["movie_id"].to_numpy(np.int64), "title": title, "genres": genres_text})
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """str dtype, missing as "", surrounding whitespace stripped."""
+    return values.astype("str").fillna("").str.strip()
 
 
 def _split_lines(path: Path, sep: str, n_fields: int, report: LoadReport) -> list[list[str]]:
@@ -137,11 +139,10 @@ def _read_movies_csv(path: Path, report: LoadReport) -> pd.DataFrame:
 def _read_movies_parquet(path: Path, report: LoadReport) -> pd.DataFrame:
     """movies.parquet with movieId (or movie_id), title, genres."""
     try:
-        schema = pq.read_schema(path)
+        wanted = match_columns(pq.read_schema(path).names, MOVIE_ALIASES, path)
+        table = pq.read_table(path, columns=list(wanted))
     except (pa.ArrowException, OSError) as exc:
         raise DataError(path, f"not a readable Parquet file: {exc}") from exc
-    wanted = match_columns(schema.names, MOVIE_ALIASES, path)
-    table = pq.read_table(path, columns=list(wanted))
     report.rows_read = table.num_rows
     cols = {dst: table.column(src) for src, dst in wanted.items()}
     as_text = {name: cols[name].cast(pa.string()).to_pylist() for name in ("title", "genres")}

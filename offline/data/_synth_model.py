@@ -87,7 +87,8 @@ def _titles(rng: np.random.Generator, years: npt.NDArray[np.int64]) -> list[str]
     """MovieLens-style titles: some with a trailing article, some with commas, all with a year."""
     m = len(years)
     form = rng.choice(5, size=m, p=[0.55, 0.15, 0.12, 0.10, 0.08])
-    adj, noun, noun2 = rng.integers(0, len(_ADJ), m), rng.integers(0, len(_NOUN), m), rng.integers(0, len(_NOUN), m)
+    adj = rng.integers(0, len(_ADJ), m)
+    noun, noun2 = rng.integers(0, len(_NOUN), m), rng.integers(0, len(_NOUN), m)
     out = []
     for f, a, n, n2, y in zip(form, adj, noun, noun2, years):
         base = (f"{_ADJ[a]} {_NOUN[n]}", f"{_ADJ[a]} {_NOUN[n]}, The", f"{_NOUN[n]} of the {_NOUN[n2]}",
@@ -123,7 +124,8 @@ def make_world(n_users: int, n_movies: int, n_ratings: int, seed: int) -> World:
 
     # Taste: movie factors tied to genres, user factors tied to genre taste.
     embed = rng.normal(size=(g, RANK))
-    movie_factors = multi_hot @ embed / np.sqrt(np.maximum(1, n_genres))[:, None] + 0.6 * rng.normal(size=(n_movies, RANK))
+    genre_part = multi_hot @ embed / np.sqrt(np.maximum(1, n_genres))[:, None]
+    movie_factors = genre_part + 0.6 * rng.normal(size=(n_movies, RANK))
     user_factors = rng.normal(size=(n_users, g)) @ embed / np.sqrt(g) + 0.6 * rng.normal(size=(n_users, RANK))
     pairs = rng.integers(0, [n_users, n_movies], size=(min(200_000, n_users * n_movies), 2))
     scale = TASTE_STD / np.std(np.einsum("ij,ij->i", user_factors[pairs[:, 0]], movie_factors[pairs[:, 1]]))
@@ -176,7 +178,9 @@ def _sorted_unique(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return keys[distinct]
 
 
-def _light_choice(world: World, lo: int, need: npt.NDArray[np.int64], rng: np.random.Generator) -> npt.NDArray[np.int64]:
+def _light_choice(
+    world: World, lo: int, need: npt.NDArray[np.int64], rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
     """Sorted keys ``local_user * M + movie``, exactly need[u] distinct movies per user.
 
     Candidates come from popularity with replacement (oversampled, topped up until each

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 Kind = Literal["id", "rating", "timestamp"]
 RATING_MIN, RATING_MAX = 0.5, 5.0
-_INT_RE = r"^[+]?\d{1,18}$"
+_INT_RE = r"^\d{1,18}$"  # what a cast to int64 accepts (no sign)
 _FLOAT_RE = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
@@ -160,8 +160,9 @@ def duplicate_mask(
     width = int(movie.max()) + 1
     if int(user.max()) < np.iinfo(np.int64).max // width:
         key = user * width + movie
-    else:  # ids too large to pack in one int64: rank users first
-        key = np.unique(user, return_inverse=True)[1].astype(np.int64) * width + movie
+    else:  # ids too large to pack in one int64: pack their ranks instead
+        movie_rank = np.unique(movie, return_inverse=True)[1].astype(np.int64)
+        key = np.unique(user, return_inverse=True)[1].astype(np.int64) * (int(movie_rank.max()) + 1) + movie_rank
     if bool(np.all(key[1:] > key[:-1])):
         return None
     order = np.lexsort((timestamp, key))  # by key, then timestamp; stable
@@ -224,10 +225,11 @@ def clean_ratings(
     report.rows_kept = len(user)
     if report.rows_dropped:
         logger.warning("%s: dropped %d of %d rows %s", path, report.rows_dropped, report.rows_read, report.dropped)
+    # Arrow's zero-copy arrays are read-only; np.require copies only those (small files).
     data = {
-        "user_id": np.ascontiguousarray(user, dtype=np.int64),
-        "movie_id": np.ascontiguousarray(movie, dtype=np.int64),
-        "rating": np.ascontiguousarray(rating, dtype=np.float32),
-        "timestamp": np.ascontiguousarray(ts, dtype=np.int64),
+        "user_id": np.require(user, np.int64, ["C", "W"]),
+        "movie_id": np.require(movie, np.int64, ["C", "W"]),
+        "rating": np.require(rating, np.float32, ["C", "W"]),
+        "timestamp": np.require(ts, np.int64, ["C", "W"]),
     }
     return pd.DataFrame(data, copy=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ RATING_ALIASES: dict[str, tuple[str, ...]] = {
 _FAST_TYPES = {"user_id": pa.int64(), "movie_id": pa.int64(), "rating": pa.float32(), "timestamp": pa.int64()}
 _DAT_DELIMITER = "\x1f"  # pyarrow wants a one-byte delimiter; "::" is rewritten to this
 _BLOCK_SIZE = 16 << 20
+_FAILED_COLUMN = re.compile(r"CSV column #(\d+)")  # pyarrow's conversion error names the column
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,14 +124,22 @@ def detect_layout(path: Path) -> str:
 
 
 def _read_delimited(
-    source: Path | io.BytesIO, path: Path, *, delimiter: str, names: list[str] | None,
+    source: Path | io.BytesIO, path: Path, *, delimiter: str, columns: list[str], header: bool,
     wanted: dict[str, str], report: LoadReport, quoting: bool = True,
 ) -> dict[str, pa.ChunkedArray]:
     """Read ``wanted`` (file column -> contract name) from a delimited file.
 
-    First a typed read (int64/float32); on a conversion error, a re-read as text for
+    First a typed read (int64/float32). A conversion error names the failing column; that
+    column alone is re-read as text (all of them if the message is not understood) for
     :func:`clean_ratings` to check row by row. Lines with the wrong number of fields are
-    skipped and counted in ``report`` (as are the rows read). Returns the columns by contract name.
+    skipped and counted in ``report`` (as are the rows read).
+
+    Args:
+        columns: the file's column names in order (its header, or the names to give it).
+        header: whether the first line is a header (else ``columns`` names the fields).
+
+    Returns:
+        The wanted columns by contract name.
     """
     skipped: list[int] = []
 
@@ -137,13 +147,12 @@ def _read_delimited(
         skipped.append(1)  # list.append is atomic; the parser may call from threads
         return "skip"
 
-    read = pacsv.ReadOptions(column_names=names, block_size=_BLOCK_SIZE)
+    read = pacsv.ReadOptions(column_names=None if header else columns, block_size=_BLOCK_SIZE)
     parse = pacsv.ParseOptions(
         delimiter=delimiter, quote_char='"' if quoting else False, invalid_row_handler=on_invalid_row
     )
-    typed = {src: _FAST_TYPES[dst] for src, dst in wanted.items()}
-    text = {src: pa.string() for src in wanted}
-    for types in (typed, text):
+    types = {src: _FAST_TYPES[dst] for src, dst in wanted.items()}
+    while True:
         skipped.clear()
         if isinstance(source, io.BytesIO):
             source.seek(0)
@@ -152,9 +161,16 @@ def _read_delimited(
             table = pacsv.read_csv(source, read_options=read, parse_options=parse, convert_options=convert)
             break
         except pa.ArrowInvalid as exc:
-            if types is text:
+            if all(t == pa.string() for t in types.values()):
                 raise DataError(path, f"cannot parse: {exc}") from exc
-            logger.info("%s: typed parse failed (%s); re-reading as text", path, exc)
+            found = _FAILED_COLUMN.search(str(exc))
+            index = int(found[1]) if found else -1
+            failed = columns[index] if 0 <= index < len(columns) else None
+            if failed in types and types[failed] != pa.string():
+                types[failed] = pa.string()
+            else:
+                types = {src: pa.string() for src in wanted}
+            logger.info("%s: typed parse failed (%s); re-reading %s as text", path, exc, failed or "all columns")
     report.rows_read = table.num_rows + len(skipped)
     report.drop("malformed_line", len(skipped))
     return {dst: table.column(src) for src, dst in wanted.items()}
@@ -166,25 +182,29 @@ def _read_ratings(files: _Files) -> tuple[pd.DataFrame, LoadReport]:
     report = LoadReport(path=str(path), layout=files.layout)
     identity = {name: name for name in _FAST_TYPES}
     if files.layout == "ml-latest":
-        wanted = match_columns(csv_header(path), RATING_ALIASES, path)
-        columns = _read_delimited(path, path, delimiter=",", names=None, wanted=wanted, report=report)
+        header = csv_header(path)
+        wanted = match_columns(header, RATING_ALIASES, path)
+        columns = _read_delimited(
+            path, path, delimiter=",", columns=header, header=True, wanted=wanted, report=report
+        )
     elif files.layout in ("ml-1m", "ml-10m"):
         data = io.BytesIO(path.read_bytes().replace(b"::", _DAT_DELIMITER.encode()))
         columns = _read_delimited(
-            data, path, delimiter=_DAT_DELIMITER, names=list(identity), wanted=identity, report=report, quoting=False
+            data, path, delimiter=_DAT_DELIMITER, columns=list(identity), header=False, wanted=identity,
+            report=report, quoting=False,
         )
         del data
     elif files.layout == "ml-100k":
         columns = _read_delimited(
-            path, path, delimiter="\t", names=list(identity), wanted=identity, report=report, quoting=False
+            path, path, delimiter="\t", columns=list(identity), header=False, wanted=identity,
+            report=report, quoting=False,
         )
     else:
         try:
-            schema = pq.read_schema(path)
+            wanted = match_columns(pq.read_schema(path).names, RATING_ALIASES, path)
+            table = pq.read_table(path, columns=list(wanted))
         except (pa.ArrowException, OSError) as exc:
             raise DataError(path, f"not a readable Parquet file: {exc}") from exc
-        wanted = match_columns(schema.names, RATING_ALIASES, path)
-        table = pq.read_table(path, columns=list(wanted))
         report.rows_read = table.num_rows
         columns = {dst: table.column(src) for src, dst in wanted.items()}
         del table
@@ -224,7 +244,8 @@ def load_dataset(path: Path) -> Dataset:
         movies, movies_report = movie_files.read_movies(files.movies, files.layout)
         if movies.empty:
             raise DataError(files.movies, "no usable movies", rows=movies_report.rows_read)
-    ratings_report.note("unknown_movie", _count_unknown(ratings["movie_id"].to_numpy(), movies["movie_id"].to_numpy()))
+    unknown = _count_unknown(ratings["movie_id"].to_numpy(), movies["movie_id"].to_numpy())
+    ratings_report.note("unknown_movie", unknown)
     logger.info(
         "%s: %d ratings kept of %d read; %d movies", files.ratings, ratings_report.rows_kept,
         ratings_report.rows_read, movies_report.rows_kept,

@@ -138,7 +138,8 @@ def generate(
             writer = pq.ParquetWriter(sink, _RATINGS_SCHEMA, compression="snappy")
         for chunk in range(total_chunks):
             lo, hi = chunk * USERS_PER_CHUNK, min(n_users, (chunk + 1) * USERS_PER_CHUNK)
-            users, movies, half_stars, ts = model.chunk_ratings(world, lo, hi, np.random.default_rng([seed, 1, chunk]))
+            rng = np.random.default_rng([seed, 1, chunk])  # one stream per chunk
+            users, movies, half_stars, ts = model.chunk_ratings(world, lo, hi, rng)
             rating_sum += int(half_stars.sum(dtype=np.int64))
             table = _ratings_table(users, world.movie_ids[movies], half_stars, ts, fmt)
             writer.write_table(table.cast(_CSV_SCHEMA if fmt == "csv" else _RATINGS_SCHEMA))

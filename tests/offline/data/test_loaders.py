@@ -123,10 +123,41 @@ def test_fast_path_counts_malformed_lines_and_duplicates(write_files: Writer) ->
     assert (report.rows_read, report.rows_kept) == (4, 2)
 
 
+def test_bad_movie_rows_are_dropped_and_counted(write_files: Writer) -> None:
+    folder = write_files("ml", {
+        "ratings.csv": [RATINGS_HEADER, "1,1,4,1"],
+        "movies.csv": [
+            "movieId,title,genres", "1,One (2001),Drama", "1,One again (2002),Comedy", ",No id,Drama",
+            "x,Bad id,Drama", "2,,", "3,Three (2003)", '4,"Four, The (2004)",Horror|Sci-Fi',
+        ],
+    })
+    data = load_dataset(folder)
+    report = data.movies_report
+    assert report.dropped == {"duplicate": 1, "missing_id": 1, "invalid_id": 1, "malformed_line": 1}
+    assert (report.rows_read, report.rows_kept) == (7, 3)
+    assert report.notes == {"missing_title": 1}
+    assert data.movies.to_dict("list") == {
+        "movie_id": [1, 2, 4], "title": ["One (2001)", "movie 2", "Four, The (2004)"],
+        "genres": ["Drama", "(no genres listed)", "Horror|Sci-Fi"],
+    }
+
+
+def test_float_and_iso_timestamps_in_text(write_files: Writer) -> None:
+    folder = write_files("ml", {
+        "ratings.csv": [RATINGS_HEADER, "1,1,4,964982703.9", "1,11, 3 ,1970-01-02", "2,1,+4.5, 77 "],
+        "movies.csv": MOVIES_CSV,
+    })
+    data = load_dataset(folder)
+    assert data.ratings["timestamp"].tolist() == [964982703, 86_400, 77]
+    assert data.ratings["rating"].tolist() == [4.0, 3.0, 4.5]
+
+
 def test_ml_1m_dat_latin1(write_files: Writer) -> None:
     folder = write_files("ml-1m", {
         "ratings.dat": ["1::73::5::978300760", "1::1::3::978302109", "2::73::4"],
-        "movies.dat": ["1::Toy Story (1995)::Animation|Children's|Comedy", "73::Misérables, Les (1995)::Drama|War"],
+        "movies.dat": [
+            "1::Toy Story (1995)::Animation|Children's|Comedy", "73::Misérables, Les (1995)::Drama|War",
+        ],
         "users.dat": ["1::F::1::10::48067"],
     }, encoding="latin-1")
     data = load_dataset(folder)

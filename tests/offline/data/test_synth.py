@@ -128,7 +128,8 @@ def test_low_rank_taste_is_learnable(dataset: Dataset) -> None:
     train = ~test
     n_users, n_movies = user.max() + 1, movie.max() + 1
     mu = y[train].mean()
-    b_movie = np.bincount(movie[train], y[train] - mu, n_movies) / (np.bincount(movie[train], minlength=n_movies) + 5)
+    movie_counts = np.bincount(movie[train], minlength=n_movies)
+    b_movie = np.bincount(movie[train], y[train] - mu, n_movies) / (movie_counts + 5)
     resid = y[train] - mu - b_movie[movie[train]]
     b_user = np.bincount(user[train], resid, n_users) / (np.bincount(user[train], minlength=n_users) + 5)
     base = mu + b_user[user] + b_movie[movie]
@@ -151,9 +152,11 @@ def test_cli_synth_writes_and_summarises(tmp_path: Path) -> None:
 
     from movierec_cli.data_cmd import app
 
-    args = ["synth", "--out", str(tmp_path), "--users", "50", "--movies", "80", "--ratings", "2000", "--format", "parquet"]
+    sizes = ["--users", "50", "--movies", "80", "--ratings", "2000"]
+    args = ["synth", "--out", str(tmp_path), *sizes, "--format", "parquet"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "ratings.parquet").is_file() and "2,000" in result.output
-    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path), "--users", "3", "--movies", "4", "--ratings", "99"])
+    too_many = ["--users", "3", "--movies", "4", "--ratings", "99"]
+    result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path), *too_many])
     assert result.exit_code == 2 and "cannot place" in result.stderr
