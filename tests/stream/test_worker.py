@@ -77,6 +77,11 @@ def test_swipes_in_lists_out_and_seen_never_return(kafka_bootstrap, worker_facto
         assert rl.model_version == recommender.model_version
         assert not swiped & set(ids), "a swiped movie came back"
         assert not history & set(ids), "a movie from the user's history came back"
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{worker.env['WEB_PORT']}/metrics", timeout=5).read().decode()
+    assert 'movierec_swipes_total{outcome="applied"} 5.0' in text
+    assert "movierec_update_seconds_count" in text and "movierec_publish_seconds_count" in text
 
 
 def test_liking_a_movie_moves_its_neighbours_up(kafka_bootstrap, worker_factory, recommender) -> None:

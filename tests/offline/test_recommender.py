@@ -1,0 +1,93 @@
+"""The Recommender contract: top-N, updates, cold start, similar movies."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from offline.artifacts import load_version
+from offline.recommender import Recommender, UnknownMovieError
+
+
+@pytest.fixture(scope="module")
+def art(small_artifacts: Path):
+    return load_version(small_artifacts)
+
+
+@pytest.fixture
+def make(art):
+    def _make(**kw) -> Recommender:
+        return Recommender.from_artifact(art, **kw)
+
+    return _make
+
+
+def test_top_n_excludes_history_and_is_sorted(make) -> None:
+    rec = make()
+    top = rec.get_top_n(1, 20)
+    seen = set(rec.movies.ids[rec.seen(rec.state(1))].tolist())
+    ids, scores = zip(*top)
+    assert len(top) == 20 and not seen & set(ids)
+    assert list(scores) == sorted(scores, reverse=True)
+    with_seen = [m for m, _ in rec.get_top_n(1, 20, exclude_seen=False)]
+    assert seen & set(with_seen), "user 1's best-scored movies include ones they rated"
+
+
+@pytest.mark.parametrize("strategy", ["foldin", "additive"])
+def test_liking_a_movie_raises_its_neighbours(make, strategy: str) -> None:
+    rec = make(strategy=strategy)
+    anchor = 1
+    neighbours = [m for m, _ in rec.similar_movies(anchor, 30, "als")]
+    idx = rec.movies.index_of(neighbours)
+    before = rec.vector(rec.state(1)) @ rec.item_factors[idx].T
+    rec.update_user(1, anchor, 2, occurred_at=1.6e9)
+    after = rec.vector(rec.state(1)) @ rec.item_factors[idx].T
+    assert after.mean() > before.mean()
+    assert anchor not in [m for m, _ in rec.get_top_n(1, 50)]
+
+
+def test_static_strategy_never_moves(make) -> None:
+    rec = make(strategy="static")
+    before = rec.vector(rec.state(1)).copy()
+    top = [m for m, _ in rec.get_top_n(1, 11)]
+    rec.update_user(1, top[0], 2, 1.6e9)
+    assert np.array_equal(rec.vector(rec.state(1)), before)
+    assert [m for m, _ in rec.get_top_n(1, 10)] == top[1:]
+
+
+def test_cold_start_popularity_then_genres_then_vector(make, art) -> None:
+    rec = make(cold_start_swipes=3)
+    new = 77_000_000
+    popular = [m for m, _ in rec.get_top_n(new, 10)]
+    order = np.argsort(-rec.popularity_scores, kind="stable")[:10]
+    assert popular == rec.movies.ids[order].tolist()
+    movies = art.tables["movies"].set_index("movie_id")
+    animations = [m for m in movies.index if "Animation" in movies.at[m, "genres"]][:3]
+    rec.update_user(new, animations[0], 2, 1.6e9)
+    genre_list = [m for m, _ in rec.get_top_n(new, 10)]
+    assert rec.state(new).vector is None
+    share = np.mean(["Animation" in movies.at[m, "genres"] for m in genre_list])
+    assert share >= 0.5 and animations[0] not in genre_list
+    rec.update_user(new, animations[1], 2, 1.6e9)
+    rec.update_user(new, animations[2], 2, 1.6e9)
+    assert rec.state(new).vector is not None
+
+
+def test_unknown_movie_and_bad_preference_are_rejected(make) -> None:
+    rec = make()
+    with pytest.raises(UnknownMovieError):
+        rec.update_user(1, 999_999_999, 2)
+    with pytest.raises(ValueError, match="preference"):
+        rec.update_user(1, 1, 0)
+
+
+def test_similar_movies_methods(make, art) -> None:
+    rec = make()
+    genres = art.tables["movies"].set_index("movie_id")["genres"]
+    for method in ("als", "cosine", "jaccard"):
+        sims = rec.similar_movies(1, 10, method)
+        assert len(sims) == 10 and 1 not in [m for m, _ in sims]
+        assert [s for _, s in sims] == sorted((s for _, s in sims), reverse=True)
+    jac = rec.similar_movies(1, 5, "jaccard")
+    assert all(set(genres[m].split("|")) & set(genres[1].split("|")) for m, _ in jac)
