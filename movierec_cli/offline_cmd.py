@@ -42,6 +42,21 @@ def metrics_table(metrics: dict[str, dict[str, dict[str, float]]]) -> Table:
     return t
 
 
+def metrics_markdown(metrics: dict[str, dict[str, dict[str, float]]]) -> str:
+    """The ranking and rating metrics as two Markdown tables."""
+    lines = ["| split | model | " + " | ".join(METRIC_COLUMNS) + " |", "|---|---|" + "---:|" * len(METRIC_COLUMNS)]
+    for split, models in metrics.items():
+        for name, m in models.items():
+            if "ndcg@10" in m:
+                lines.append(f"| {split} | {name} | " + " | ".join(f"{m[c]:.4f}" for c in METRIC_COLUMNS) + " |")
+    lines += ["", "| split | model | rmse | mae |", "|---|---|---:|---:|"]
+    for split, models in metrics.items():
+        for name, m in models.items():
+            if "rmse" in m:
+                lines.append(f"| {split} | {name} | {m['rmse']:.4f} | {m['mae']:.4f} |")
+    return "\n".join(lines)
+
+
 def rating_table(metrics: dict[str, dict[str, dict[str, float]]]) -> Table:
     t = Table(title="Rating prediction")
     for col in ("split", "model", "rmse", "mae"):
@@ -102,6 +117,7 @@ def list_(artifacts: Path = typer.Option(Path("artifacts"), "--artifacts")) -> N
 def show(
     artifacts: Path = typer.Option(Path("artifacts"), "--artifacts"),
     version: str | None = typer.Option(None, "--version", help="Default: the LATEST pointer."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the metrics as Markdown tables."),
 ) -> None:
     """Verify a version's checksums and print its metrics."""
     from offline.artifacts import ArtifactError, load_version
@@ -111,6 +127,9 @@ def show(
     except ArtifactError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    if markdown:
+        print(metrics_markdown(art.metrics))
+        return
     console.print(f"{art.version}: checksums OK; {art.info['counts']['users']:,} users, "
                   f"{art.info['counts']['movies']:,} movies")
     console.print(metrics_table(art.metrics))

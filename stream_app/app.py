@@ -6,6 +6,7 @@ setting comes from ``StreamSettings`` (environment prefix ``MOVIEREC_``).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 import faust
@@ -133,6 +134,11 @@ async def process_swipes(stream: faust.StreamT) -> None:
 async def prometheus_metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
     """Prometheus exposition of the worker's counters and latency histograms."""
     return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+from stream_app import web as _web  # noqa: E402  (the routes use the objects above)
+
+_web.register(app, sys.modules[__name__])
 
 
 def main() -> None:  # pragma: no cover - exercised by `movierec stream worker`

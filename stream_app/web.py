@@ -1,0 +1,124 @@
+"""HTTP face of the worker, served by Faust's web server (default 127.0.0.1:6066).
+
+User routes go through ``table_route``: a request reaches the worker that owns the user's
+partition of the ``user-states`` table, so it answers from local state.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+
+from offline.recommender import UnknownMovieError
+from schemas.events import RecommendationList, SwipeEvent
+from stream_app.user_state import UserState
+
+log = logging.getLogger(__name__)
+
+
+def _error(web: View, status: int, reason: str) -> Response:
+    return web.json({"error": reason}, status=status)
+
+
+def _int_param(request: Request, name: str, default: int, lo: int = 1, hi: int = 1000) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    value = int(raw)  # ValueError → 400 by the caller
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be within {lo}..{hi}, got {value}")
+    return value
+
+
+async def _broker_reachable(bootstrap_servers: str, timeout: float = 2.0) -> bool:
+    """True when a TCP connection to any bootstrap server opens within ``timeout``."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        except (OSError, ValueError, asyncio.TimeoutError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
+def register(app: faust.App, worker: Any) -> None:
+    """Add the HTTP routes to ``app``; ``worker`` is the ``stream_app.app`` module."""
+
+    @app.page("/users/{user_id}/recommendations")
+    @app.table_route(table=worker.user_states, match_info="user_id")
+    async def user_recommendations(web: View, request: Request, user_id: str) -> Response:
+        """The user's current list (cold-start list for an unknown user)."""
+        try:
+            uid, n = int(user_id), _int_param(request, "n", worker.settings.top_n)
+        except ValueError as exc:
+            return _error(web, 400, str(exc))
+        recommender = worker.model.get()
+        raw = worker.user_states.get(str(uid).encode())
+        state = UserState.from_bytes(raw) if raw else recommender.new_state(uid)
+        ranked = recommender.recommend_states([state], n)[0]
+        strategy = "cold_start" if ranked.source == "cold_start" else (
+            recommender.strategy if state.vector is not None else "static")
+        rl = RecommendationList.from_ranked(uid, ranked.movie_ids.tolist(), ranked.scores.tolist(),
+                                            model_version=recommender.model_version, strategy=strategy)
+        return web.bytes(rl.to_bytes(), content_type="application/json")
+
+    @app.page("/movies/{movie_id}/similar")
+    async def similar(web: View, request: Request, movie_id: str) -> Response:
+        """Movies similar to one movie: ``method=als`` (item factors) or ``genre`` (genres + year)."""
+        method = request.query.get("method", "als")
+        if method not in ("als", "genre", "jaccard"):
+            return _error(web, 400, f"method must be als, genre or jaccard, got {method!r}")
+        try:
+            mid, n = int(movie_id), _int_param(request, "n", 10)
+            items = worker.model.get().similar_movies(mid, n, "cosine" if method == "genre" else method)
+        except ValueError as exc:
+            return _error(web, 400, str(exc))
+        except UnknownMovieError as exc:
+            return _error(web, 404, str(exc.args[0]))
+        return web.json({"movie_id": mid, "method": method,
+                         "items": [{"movie_id": m, "score": s} for m, s in items]})
+
+    @app.page("/swipes")
+    class Swipes(View):
+        async def post(self, request: Request) -> Response:
+            """Validate a swipe and produce it to the swipes topic (202), 400 / 404 otherwise."""
+            body = await request.read()
+            try:
+                event = SwipeEvent.model_validate_json(body)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+                return _error(self, 400, f"invalid swipe: {where}: {first.get('msg')}")
+            try:
+                worker.model.get().movie_index(event.movie_id)
+            except UnknownMovieError as exc:
+                return _error(self, 404, str(exc.args[0]))
+            await worker.swipes_topic.send(key=str(event.user_id).encode(), value=event.to_bytes())
+            return self.json({"accepted": True, "event_id": str(event.event_id)}, status=202)
+
+    @app.page("/health")
+    async def health(web: View, request: Request) -> Response:
+        """Broker reachable, model version loaded, consumer lag of the swipes topic."""
+        body: dict[str, Any] = {"model_version": None, "strategy": worker.settings.strategy}
+        try:
+            body["model_version"] = worker.model.get().model_version
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            body["model_error"] = str(exc)
+        body["broker"] = await _broker_reachable(worker.settings.bootstrap_servers)
+        lag = 0
+        for tp in app.consumer.assignment():
+            if tp.topic == worker.settings.swipes_topic:
+                hw = app.consumer.highwater(tp)
+                read = app.consumer._read_offset[tp]
+                if hw is not None:
+                    lag += max(0, hw - (read + 1 if read is not None else 0))
+        body["lag"] = lag
+        ok = body["broker"] and body["model_version"] is not None
+        return web.json(body, status=200 if ok else 503)
+
