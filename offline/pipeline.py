@@ -22,7 +22,7 @@ from offline.als import train_als
 from offline.artifacts import new_version_name, write_version
 from offline.config import PipelineConfig
 from offline.data.errors import DataError
-from offline.data.loaders import load_dataset
+from offline.data.loaders import Dataset, load_dataset
 from offline.dataset_matrices import SplitMatrices, build_matrices
 from offline.filtering import FilterRound, core_filter
 from offline.model_eval import TrainedModels, evaluate_all
@@ -74,12 +74,31 @@ def _split_table(ratings: pd.DataFrame, split: np.ndarray, code: int) -> pd.Data
     return ratings.loc[split == code, cols].reset_index(drop=True)
 
 
-def run_pipeline(
-    data: Path, artifacts: Path, config: PipelineConfig | None = None, show_progress: bool = True
-) -> PipelineResult:
-    """Run every stage and write ``artifacts/<version>/``; return what was written."""
-    config = config or PipelineConfig()
-    stages = StageLog()
+@dataclass(frozen=True)
+class PreparedData:
+    """The data every model is fitted and evaluated on: loaded, filtered, split, as matrices.
+
+    ``ratings`` holds the filtered rows with ``preference``; ``split`` (n,) int8 split codes
+    aligned with it; ``counts`` rows per split name.
+    """
+
+    dataset: Dataset
+    fingerprint: str
+    ratings: pd.DataFrame
+    rounds: list[FilterRound]
+    split: np.ndarray
+    counts: dict[str, int]
+    mats: SplitMatrices
+
+
+def prepare(data: Path, config: PipelineConfig, stages: StageLog | None = None) -> PreparedData:
+    """Stages load → preferences → filter → split → matrices (one code path for the pipeline
+    and the hyperparameter search); each is recorded in ``stages`` when given.
+
+    Raises:
+        DataError: unreadable data, or no rating left after core filtering.
+    """
+    stages = stages if stages is not None else StageLog()
     with stages.stage("load") as st:
         ds = load_dataset(Path(data))
         ratings = ds.ratings
@@ -104,8 +123,20 @@ def run_pipeline(
         counts = {name: int((split == code).sum()) for code, name in enumerate(SPLIT_NAMES)}
         st.rows_out, st.note = len(split), " / ".join(f"{n} {c}" for n, c in counts.items())
     with stages.stage("matrices", len(ratings)) as st:
-        mats: SplitMatrices = build_matrices(ratings, split, config.als.alpha)
+        mats = build_matrices(ratings, split, config.als.alpha)
         st.rows_out, st.note = mats.confidence.nnz, f"{mats.shape[0]} users x {mats.shape[1]} movies"
+    return PreparedData(ds, fingerprint, ratings, rounds, split, counts, mats)
+
+
+def run_pipeline(
+    data: Path, artifacts: Path, config: PipelineConfig | None = None, show_progress: bool = True
+) -> PipelineResult:
+    """Run every stage and write ``artifacts/<version>/``; return what was written."""
+    config = config or PipelineConfig()
+    stages = StageLog()
+    prep = prepare(data, config, stages)
+    ds, fingerprint, ratings, rounds = prep.dataset, prep.fingerprint, prep.ratings, prep.rounds
+    split, counts, mats = prep.split, prep.counts, prep.mats
     with stages.stage("movies", len(ds.movies)) as st:
         movies = catalogue_movies(ds.movies, mats.movies.ids)
         item_genres, genre_names = genre_matrix(movies)
