@@ -121,10 +121,32 @@ class Recommender:
         row = slice(self.history.indptr[u], self.history.indptr[u + 1])
         return self.history.indices[row].astype(np.int64), self.history.data[row].astype(np.int8), u
 
+    def _swipes(self, state: UserState) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
+        """The state's swipes as (indices, preferences) in this catalogue (unknown ids dropped)."""
+        idx = self.movies.index_of(state.movies)
+        keep = idx >= 0
+        return idx[keep], state.preferences[keep]
+
+    def _solve(self, state: UserState, extra_movie: int | None = None, extra_pref: int = 0
+               ) -> npt.NDArray[np.float32] | None:
+        """Fold-in from the artifact history plus the swipes (plus one new swipe); None while
+        an unknown user has fewer than ``cold_start_swipes`` interactions."""
+        base_m, base_p, u = self._base(state.user_id)
+        sw_m, sw_p = self._swipes(state)
+        if extra_movie is not None:
+            sw_m, sw_p = np.r_[sw_m, extra_movie], np.r_[sw_p, np.int8(extra_pref)].astype(np.int8)
+        if u is None and len(sw_m) < self.cold_start_swipes:
+            return None  # still cold: served from popularity and liked genres
+        # x_u = (YᵀY + Yᵀ(C_u − I)Y + λI)⁻¹ YᵀC_u p_u over base history + swipes
+        return self.foldin.solve(np.r_[base_m, sw_m], np.r_[base_p, sw_p], self.alpha)
+
     def vector(self, state: UserState) -> npt.NDArray[np.float32] | None:
-        """The state's vector, else the artifact's for a trained user, else None (cold)."""
-        if state.vector is not None:
+        """The state's vector; re-derived by fold-in when it belongs to another model version;
+        else the artifact's for a trained user; else None (cold)."""
+        if state.vector is not None and state.model_version == self.model_version:
             return state.vector
+        if len(state.movies) and self.strategy != "static":
+            return self._solve(state)
         u = self.users.get(state.user_id)
         return None if u is None else self.user_factors[u]
 
@@ -139,26 +161,20 @@ class Recommender:
         if preference not in _VALID_PREFERENCES:
             raise ValueError(f"preference must be one of -2, -1, 1, 2, got {preference}")
         m = self.movie_index(movie_id)
-        base_m, base_p, u = self._base(state.user_id)
-        n_known = len(base_m) + len(state.movies) + 1
-        current = self.vector(state)
+        current = self.vector(state) if self.strategy == "additive" else None
         if self.strategy == "static":
-            vec = state.vector
-        elif self.strategy == "additive" and current is not None:
+            vec = None
+        elif current is not None:
             elapsed = occurred_at - state.last_event_at if state.last_event_at > 0 else 0.0
             vec = self.additive.apply(current, self.item_factors[m], preference, elapsed)
-        elif u is None and n_known < self.cold_start_swipes:
-            vec = None  # still cold: served from popularity and liked genres
         else:
-            # x_u = (YᵀY + Yᵀ(C_u − I)Y + λI)⁻¹ YᵀC_u p_u over base history + swipes
-            vec = self.foldin.solve(np.r_[base_m, state.movies, m], np.r_[base_p, state.preferences, preference],
-                                    self.alpha)
-        return state.with_swipe(m, preference, occurred_at, event_id, vec, self.model_version)
+            vec = self._solve(state, m, preference)
+        return state.with_swipe(int(movie_id), preference, occurred_at, event_id, vec, self.model_version)
 
     def seen(self, state: UserState) -> npt.NDArray[np.int64]:
         """Movie indices the user has seen: artifact history plus swipes."""
         base_m, _, _ = self._base(state.user_id)
-        return np.union1d(base_m, state.movies.astype(np.int64))
+        return np.union1d(base_m, self._swipes(state)[0])
 
     def recommend_states(self, states: Sequence[UserState], n: int, exclude_seen: bool = True) -> list[Ranked]:
         """Lists for a batch of users: all users with a vector scored in one matrix product."""
@@ -187,7 +203,8 @@ class Recommender:
 
     def _cold(self, state: UserState, n: int, exclude_seen: bool) -> Ranked:
         seen = self.seen(state) if exclude_seen else np.zeros(0, np.int64)
-        liked = state.movies[state.preferences > 0].astype(np.int64)
+        sw_m, sw_p = self._swipes(state)
+        liked = sw_m[sw_p > 0]
         if len(liked):
             idx = self.popularity.genre_popular(self.item_genres[liked].sum(axis=0), self.item_genres, n,
                                                 seen, self.cold_start_kind)

@@ -34,7 +34,8 @@ class UserState:
     Attributes:
         user_id: the app's / MovieLens user id.
         vector: (k,) float32 after the latest swipe, or None (use the artifact's, or cold start).
-        movies: (n,) int32 movie *indices* swiped, oldest first, at most ``MAX_SWIPES``.
+        movies: (n,) int64 MovieLens ids of the movies swiped, oldest first, at most
+            ``MAX_SWIPES`` (ids, not indices, so the state outlives a model version).
         preferences: (n,) int8 in {-2, -1, 1, 2}, aligned with ``movies``.
         last_event_at: unix seconds of the newest applied swipe (0 = none).
         event_ids: the newest applied event ids (hex), at most ``MAX_EVENT_IDS``.
@@ -44,7 +45,7 @@ class UserState:
 
     user_id: int
     vector: npt.NDArray[np.float32] | None = None
-    movies: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    movies: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     preferences: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
     last_event_at: float = 0.0
     event_ids: tuple[str, ...] = ()
@@ -59,11 +60,11 @@ class UserState:
         vector: npt.NDArray[np.float32] | None, model_version: str,
     ) -> UserState:
         """A new state with one more swipe (bounded histories drop their oldest entries)."""
-        movies = np.append(self.movies, np.int32(movie))[-MAX_SWIPES:]
+        movies = np.append(self.movies, np.int64(movie))[-MAX_SWIPES:]
         prefs = np.append(self.preferences, np.int8(preference))[-MAX_SWIPES:]
         ids = (self.event_ids + ((event_id,) if event_id else ()))[-MAX_EVENT_IDS:]
         return replace(
-            self, vector=vector, movies=movies.astype(np.int32), preferences=prefs.astype(np.int8),
+            self, vector=vector, movies=movies.astype(np.int64), preferences=prefs.astype(np.int8),
             last_event_at=max(self.last_event_at, occurred_at), event_ids=ids,
             n_events=self.n_events + 1, model_version=model_version,
         )
@@ -72,7 +73,7 @@ class UserState:
         payload = {
             "u": self.user_id,
             "v": None if self.vector is None else _b64(self.vector.astype(np.float32)),
-            "m": _b64(self.movies.astype(np.int32)),
+            "m": _b64(self.movies.astype(np.int64)),
             "p": _b64(self.preferences.astype(np.int8)),
             "t": self.last_event_at,
             "e": list(self.event_ids),
@@ -87,7 +88,7 @@ class UserState:
         return cls(
             user_id=int(d["u"]),
             vector=None if d["v"] is None else _unb64(d["v"], np.float32),
-            movies=_unb64(d["m"], np.int32),
+            movies=_unb64(d["m"], np.int64),
             preferences=_unb64(d["p"], np.int8),
             last_event_at=float(d["t"]),
             event_ids=tuple(d["e"]),

@@ -91,3 +91,32 @@ def test_similar_movies_methods(make, art) -> None:
         assert [s for _, s in sims] == sorted((s for _, s in sims), reverse=True)
     jac = rec.similar_movies(1, 5, "jaccard")
     assert all(set(genres[m].split("|")) & set(genres[1].split("|")) for m, _ in jac)
+
+
+def test_state_from_another_version_is_re_derived_by_fold_in(make) -> None:
+    """A promoted model re-derives a user's vector from history + swipes, not the old vector."""
+    old = make(strategy="additive")
+    for m in (260, 1196, 1210):
+        old.update_user(1, m, 2, 1.6e9)
+    state = old.state(1)
+    new = make(strategy="additive")
+    new.model_version = "another-version"
+    expected = make(strategy="foldin")
+    for m in (260, 1196, 1210):
+        expected.update_user(1, m, 2, 1.6e9)
+    assert not np.allclose(state.vector, expected.state(1).vector)
+    assert np.allclose(new.vector(state), expected.state(1).vector, atol=1e-5)
+    assert np.allclose(old.vector(state), state.vector)
+
+
+def test_user_state_round_trips_through_bytes(make) -> None:
+    from stream_app.user_state import UserState
+
+    rec = make()
+    rec.update_user(55_000_001, 1, 2, 1.6e9)
+    rec.update_user(55_000_001, 2, -1, 1.6e9 + 60)
+    state = rec.state(55_000_001)
+    back = UserState.from_bytes(state.to_bytes())
+    assert back.movies.tolist() == [1, 2] and back.preferences.tolist() == [2, -1]
+    assert back.last_event_at == state.last_event_at and back.n_events == 2
+    assert back.vector is None and back.model_version == rec.model_version
