@@ -27,6 +27,33 @@ class CliSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MOVIEREC_", extra="ignore")
 
     artifacts: Path = Path("artifacts")
+    bootstrap_servers: str = "127.0.0.1:9092"
+    models_topic: str = "models.v1"
+
+
+ANNOUNCE_OPTION = typer.Option(
+    True, "--announce/--no-announce",
+    help="Tell running workers on the models topic (skipped with a note when no broker answers).",
+)
+
+
+def tell_workers(announce: bool, version: str, alias: str, action: str, by: str | None) -> None:
+    """Publish a ModelAnnouncement so running workers swap models without a restart."""
+    if not announce:
+        return
+    import getpass
+
+    from schemas.events import ModelAnnouncement
+    from stream_app.control import announce as publish
+
+    s = CliSettings()
+    try:
+        publish(s.bootstrap_servers, s.models_topic,
+                ModelAnnouncement(version=version, alias=alias, action=action, by=by or getpass.getuser()))
+    except Exception as exc:  # noqa: BLE001 - the registry change stands; workers pick it up on restart
+        err.print(f"[yellow]note:[/] no announcement on {s.models_topic} ({exc}); workers use it after a restart")
+        return
+    console.print(f"announced on {s.models_topic} at {s.bootstrap_servers}")
 
 
 class AliasChoice(str, Enum):
@@ -104,6 +131,7 @@ def promote(
     why: str = typer.Option("", "--why", help="Reason, kept in the history."),
     by: str | None = typer.Option(None, "--by", help="Who promotes (default: the login name)."),
     artifacts: Path | None = ARTIFACTS_OPTION,
+    announce: bool = ANNOUNCE_OPTION,
 ) -> None:
     """Point champion (default; also moves LATEST) or challenger at a verified version."""
     root = artifacts_root(artifacts)
@@ -117,6 +145,7 @@ def promote(
     assert entry is not None
     moved = " (LATEST moved)" if as_ is AliasChoice.champion else ""
     console.print(f"{as_.value} → [bold]{entry.version}[/]{moved} by {entry.by} at {entry.at}")
+    tell_workers(announce, entry.version, as_.value, "promote", entry.by)
 
 
 @app.command()
@@ -124,6 +153,7 @@ def rollback(
     why: str = typer.Option("", "--why", help="Reason, kept in the history."),
     by: str | None = typer.Option(None, "--by", help="Who rolls back (default: the login name)."),
     artifacts: Path | None = ARTIFACTS_OPTION,
+    announce: bool = ANNOUNCE_OPTION,
 ) -> None:
     """Return the champion (and LATEST) to the previous champion."""
     root = artifacts_root(artifacts)
@@ -136,6 +166,7 @@ def rollback(
     assert aliases.champion is not None
     was = before.version if before else "-"
     console.print(f"champion {was} → [bold]{aliases.champion.version}[/] (LATEST moved)")
+    tell_workers(announce, aliases.champion.version, "champion", "rollback", aliases.champion.by)
 
 
 @app.command("clear-challenger")
@@ -143,14 +174,19 @@ def clear(
     why: str = typer.Option("", "--why", help="Reason, kept in the history."),
     by: str | None = typer.Option(None, "--by", help="Who clears it (default: the login name)."),
     artifacts: Path | None = ARTIFACTS_OPTION,
+    announce: bool = ANNOUNCE_OPTION,
 ) -> None:
     """Remove the challenger alias."""
+    root = artifacts_root(artifacts)
     try:
-        clear_challenger(artifacts_root(artifacts), by=by, why=why)
+        before = load_aliases(root).challenger
+        clear_challenger(root, by=by, why=why)
     except ArtifactError as exc:
         _fail(exc)
         return
     console.print("challenger cleared")
+    if before is not None:
+        tell_workers(announce, before.version, "challenger", "clear", by)
 
 
 @app.command()

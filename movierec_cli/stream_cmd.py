@@ -102,6 +102,7 @@ def worker(
         settings.swipes_topic: settings.partitions,
         settings.recommendations_topic: settings.partitions,
         settings.dlq_topic: settings.partitions,
+        settings.models_topic: 1,
     })
     from stream_app.app import app as faust_app
 

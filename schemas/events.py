@@ -146,5 +146,23 @@ class DeadLetter(Event):
         return base64.b64decode(self.raw_b64)
 
 
-CONTRACTS: tuple[type[Event], ...] = (SwipeEvent, RecommendedItem, RecommendationList, DeadLetter)
+class ModelAnnouncement(Event):
+    """A model version was promoted or rolled back. Topic ``models.v1``, key the alias.
+
+    Every worker reads every announcement (no consumer group) and swaps the model it serves.
+    """
+
+    version: str = Field(min_length=1)
+    """The artifact version the alias now names."""
+    alias: Literal["champion", "challenger"]
+    """Which role the version takes."""
+    action: Literal["promote", "rollback", "clear"] = "promote"
+    """What happened; ``clear`` removes the challenger (``version`` is the one removed)."""
+    by: str = ""
+    """Who made the change."""
+    announced_at: UtcDatetime = Field(default_factory=utc_now)
+    schema_version: Literal[1] = 1
+
+
+CONTRACTS: tuple[type[Event], ...] = (SwipeEvent, RecommendedItem, RecommendationList, DeadLetter, ModelAnnouncement)
 """Every contract whose JSON Schema is exported to ``schemas/json/``."""

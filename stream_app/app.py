@@ -5,6 +5,7 @@ setting comes from ``StreamSettings`` (environment prefix ``MOVIEREC_``).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -13,13 +14,12 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from threadpoolctl import threadpool_limits
 
-from offline.artifacts import load_version
-from offline.recommender import Recommender
 from stream_app import metrics
 from stream_app.logging_setup import log_handlers
 from stream_app.processing import Incoming, process_batch
 from stream_app.settings import StreamSettings
-from stream_app.updates import AdditiveParams, FoldIn
+from stream_app.control import ModelWatcher
+from stream_app.model_holder import ModelHolder
 from stream_app.user_state import UserState
 
 log = logging.getLogger(__name__)
@@ -53,41 +53,39 @@ user_states = app.Table("user-states", key_type=bytes, value_type=bytes, partiti
 """str(user_id) bytes (the message key) → UserState bytes; raw codecs; changelog-backed."""
 
 
-class ModelHolder:
-    """The served Recommender, loaded on first use (tests inject one with ``set``)."""
-
-    def __init__(self) -> None:
-        self._recommender: Recommender | None = None
-
-    def get(self) -> Recommender:
-        if self._recommender is None:
-            art = load_version(settings.artifacts, settings.artifact_version)
-            s = settings.with_online_tuning(art.path)  # `movierec replay tune` output; env wins
-            a = s.additive
-            self._recommender = Recommender.from_artifact(
-                art, strategy=s.strategy, history=s.history,
-                additive=AdditiveParams(a.step, a.half_life_days * 86400.0, a.max_norm_factor),
-                cold_start_swipes=s.cold_start_swipes,
-            )
-            if s.foldin_regularization is not None:
-                self._recommender.foldin = FoldIn.from_factors(self._recommender.item_factors,
-                                                               s.foldin_regularization)
-            metrics.MODEL_INFO.info({"version": art.version, "strategy": settings.strategy})
-            log.info("serving model %s (%s)", art.version, settings.strategy)
-        return self._recommender
-
-    def set(self, recommender: Recommender | None) -> None:
-        self._recommender = recommender
+model = ModelHolder(settings)
+watcher: ModelWatcher | None = None
 
 
-model = ModelHolder()
+@app.timer(interval=1.0)
+async def watch_models() -> None:
+    """Swap the served model when ``models.v1`` announces a promotion (no restart)."""
+    global watcher
+    if watcher is None:
+        watcher = ModelWatcher(settings.bootstrap_servers, settings.models_topic)
+    for ann in watcher.poll():
+        if settings.artifact_version is not None:
+            log.warning("ignoring announcement of %s: this worker is pinned to %s", ann.version,
+                        settings.artifact_version)
+            continue
+        if ann.action == "clear":
+            model.set_challenger(None)
+            log.info("challenger cleared")
+            continue
+        try:  # load and verify off the event loop: swipes keep flowing meanwhile
+            new = await asyncio.get_running_loop().run_in_executor(None, model.build, ann.version)
+        except Exception:  # noqa: BLE001 - a bad artifact must not stop the worker
+            log.exception("cannot load announced model %s; keeping the current one", ann.version)
+            continue
+        (model.set if ann.alias == "champion" else model.set_challenger)(new)
+        metrics.MODEL_INFO.info({"version": model.get().model_version, "strategy": settings.strategy})
+        log.info("now serving %s as %s (%s by %s)", ann.version, ann.alias, ann.action, ann.by or "?")
 
 
 @app.agent(swipes_topic)
 async def process_swipes(stream: faust.StreamT) -> None:
     """Batches of swipes → states → lists; bad events → DLQ; never stops on bad input."""
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-        recommender = model.get()
         t0 = time.perf_counter()
         messages = [Incoming(e.value, e.message.topic, e.message.partition, e.message.offset, e.key)
                     for e in events]
@@ -110,7 +108,7 @@ async def process_swipes(stream: faust.StreamT) -> None:
                 stream._set_current_event(by_user[uid])
             return load(uid)
 
-        result = process_batch(recommender, messages, load_in_partition, settings.top_n)
+        result = process_batch(model.for_user, messages, load_in_partition, settings.top_n)
         for uid, state in result.states.items():
             stream._set_current_event(events[result.last_message[uid]])
             user_states[str(uid).encode()] = state.to_bytes()

@@ -57,23 +57,30 @@ def parse_swipe(msg: Incoming) -> SwipeEvent:
     return event
 
 
+ModelFor = Callable[[int], tuple[Recommender, str | None]]
+"""user_id -> (the Recommender serving that user, their A/B variant or None)."""
+
+
 def process_batch(
-    recommender: Recommender,
+    models: Recommender | ModelFor,
     messages: Sequence[Incoming],
     load_state: Callable[[int], UserState | None],
     top_n: int,
 ) -> BatchResult:
-    """Apply every valid swipe in order, then rank every touched user in one product.
+    """Apply every valid swipe in order, then rank the touched users of each model in one product.
 
     A redelivered event (its id already in the user's state) changes nothing but still
     refreshes the user's list; an invalid one becomes a dead letter and the rest go on.
+    ``models`` is one Recommender or, under an A/B test, a function giving each user's.
     """
+    model_for: ModelFor = (lambda uid: (models, None)) if isinstance(models, Recommender) else models
     out = BatchResult()
     causes: dict[int, SwipeEvent] = {}
     for i, msg in enumerate(messages):
         try:
             event = parse_swipe(msg)
             uid = event.user_id
+            recommender, _ = model_for(uid)
             state = out.states.get(uid) or load_state(uid) or recommender.new_state(uid)
             event_id = event.event_id.hex
             if state.has_seen_event(event_id):
@@ -94,18 +101,25 @@ def process_batch(
         out.states[uid] = state
         out.last_message[uid] = i
         causes[uid] = event
-    users = list(out.states)
-    ranked = recommender.recommend_states([out.states[u] for u in users], top_n)
-    for uid, r in zip(users, ranked):
-        state = out.states[uid]
-        if r.source == "cold_start":
-            strategy = "cold_start"
-        elif state.vector is None:
-            strategy = "static"
-        else:
-            strategy = recommender.strategy
-        out.lists.append(RecommendationList.from_ranked(
-            uid, r.movie_ids.tolist(), r.scores.tolist(), model_version=recommender.model_version,
-            strategy=strategy, cause_event_id=causes[uid].event_id,
-        ))
+    groups: dict[int, tuple[Recommender, str | None, list[int]]] = {}
+    for uid in out.states:
+        recommender, variant = model_for(uid)
+        groups.setdefault(id(recommender), (recommender, variant, []))[2].append(uid)
+    for recommender, variant, users in groups.values():
+        ranked = recommender.recommend_states([out.states[u] for u in users], top_n)
+        for uid, r in zip(users, ranked):
+            out.lists.append(RecommendationList.from_ranked(
+                uid, r.movie_ids.tolist(), r.scores.tolist(), model_version=recommender.model_version,
+                strategy=list_strategy(recommender, out.states[uid], r.source), variant=variant,
+                cause_event_id=causes[uid].event_id,
+            ))
     return out
+
+
+def list_strategy(recommender: Recommender, state: UserState, source: str) -> str:
+    """How the list's user vector came about: cold start, the static offline vector, or an update rule."""
+    if source == "cold_start":
+        return "cold_start"
+    if recommender.strategy == "static" or (state.vector is None and not len(state.movies)):
+        return "static"
+    return recommender.strategy

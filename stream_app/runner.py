@@ -44,7 +44,7 @@ class WorkerProcess:
 
         s = StreamSettings(**{k.lower(): v for k, v in self.env.items() if "__" not in k})
         ensure_topics(s.bootstrap_servers, {s.swipes_topic: s.partitions, s.recommendations_topic: s.partitions,
-                                            s.dlq_topic: s.partitions})
+                                            s.dlq_topic: s.partitions, s.models_topic: 1})
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")

@@ -62,6 +62,8 @@ class StreamSettings(BaseSettings):
     """At most this many swipes are processed (and scored) together."""
     batch_within: float = Field(0.01, gt=0)
     """Seconds to wait for a batch to fill before processing what arrived."""
+    challenger_share: float = Field(0.5, ge=0.0, le=1.0)
+    """Share of users (by a hash of user_id) served by the challenger while one is set."""
     cold_start_swipes: int = Field(3, ge=1)
     """An unknown user gets a vector once they have this many swipes."""
     history: Literal["train", "train+val", "all"] = "all"
@@ -76,6 +78,8 @@ class StreamSettings(BaseSettings):
     """Faust table store: ``rocksdb://`` or ``memory://`` (tests)."""
     data_dir: Path = Path(".movierec/faust")
     """Faust's data directory (RocksDB tables)."""
+    history_dir: Path = Path(".movierec/history")
+    """Where the history sink writes every valid swipe (``date=YYYY-MM-DD/part-*.parquet``)."""
 
     def with_online_tuning(self, version_dir: Path) -> StreamSettings:
         """These settings with ``version_dir/online_tuning.json``'s ``settings`` (additive,

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from offline.recommender import UnknownMovieError
 from schemas.events import RecommendationList, SwipeEvent
+from stream_app.processing import list_strategy
 from stream_app.user_state import UserState
 
 log = logging.getLogger(__name__)
@@ -58,14 +59,13 @@ def register(app: faust.App, worker: Any) -> None:
             uid, n = int(user_id), _int_param(request, "n", worker.settings.top_n)
         except ValueError as exc:
             return _error(web, 400, str(exc))
-        recommender = worker.model.get()
+        recommender, variant = worker.model.for_user(uid)
         raw = worker.user_states.get(str(uid).encode())
         state = UserState.from_bytes(raw) if raw else recommender.new_state(uid)
         ranked = recommender.recommend_states([state], n)[0]
-        strategy = "cold_start" if ranked.source == "cold_start" else (
-            recommender.strategy if state.vector is not None else "static")
         rl = RecommendationList.from_ranked(uid, ranked.movie_ids.tolist(), ranked.scores.tolist(),
-                                            model_version=recommender.model_version, strategy=strategy)
+                                            model_version=recommender.model_version, variant=variant,
+                                            strategy=list_strategy(recommender, state, ranked.source))
         return web.bytes(rl.to_bytes(), content_type="application/json")
 
     @app.page("/movies/{movie_id}/similar")

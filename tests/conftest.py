@@ -132,6 +132,7 @@ def worker_factory(
             "SWIPES_TOPIC": f"swipes-{run}",
             "RECOMMENDATIONS_TOPIC": f"recs-{run}",
             "DLQ_TOPIC": f"dlq-{run}",
+            "MODELS_TOPIC": f"models-{run}",
             "APP_ID": f"movierec-{run}",
             "DATA_DIR": str(tmp_path / "faust"),
             "WEB_PORT": str(free_port_pair()),

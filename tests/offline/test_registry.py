@@ -188,19 +188,19 @@ def test_models_cli_list_promote_rollback(tmp_path: Path, make_version: MakeVers
     out = runner.invoke(app, ["list"])
     assert out.exit_code == 0, out.output
     assert "0.1234" in out.output and "0.2345" in out.output and "no aliases.json yet" in out.output
-    out = runner.invoke(app, ["promote", "v1", "--why", "rollout test", "--by", "ci"])
+    out = runner.invoke(app, ["promote", "v1", "--why", "rollout test", "--by", "ci", "--no-announce"])
     assert out.exit_code == 0, out.output
     assert latest_version(tmp_path) == "v1"
-    out = runner.invoke(app, ["promote", "v2", "--as", "challenger", "--by", "ci", "--artifacts", str(tmp_path)])
+    out = runner.invoke(app, ["promote", "v2", "--as", "challenger", "--by", "ci", "--artifacts", str(tmp_path), "--no-announce"])
     assert out.exit_code == 0 and resolve(tmp_path, "challenger") == "v2"
     out = runner.invoke(app, ["list"])
     assert "champion" in out.output and "challenger" in out.output
-    out = runner.invoke(app, ["rollback", "--why", "oops", "--by", "ci"])
+    out = runner.invoke(app, ["rollback", "--why", "oops", "--by", "ci", "--no-announce"])
     assert out.exit_code == 0, out.output
     assert latest_version(tmp_path) == "v2" and resolve(tmp_path, "champion") == "v2"
     out = runner.invoke(app, ["history"])
     assert out.exit_code == 0 and "rollback" in out.output
     out = runner.invoke(app, ["promote", "v9"])
     assert out.exit_code == 2 and "neither an alias" in out.output
-    out = runner.invoke(app, ["rollback", "--by", "ci"])
+    out = runner.invoke(app, ["rollback", "--by", "ci", "--no-announce"])
     assert out.exit_code == 2 and "no previous champion" in out.output

@@ -1,0 +1,50 @@
+"""The ``models.v1`` control topic: announce a promotion, and watch for announcements.
+
+Every worker must see every announcement, so the watcher uses no consumer group: it assigns
+itself all partitions from their current end and polls without blocking.
+"""
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+
+from schemas.events import ModelAnnouncement
+
+log = logging.getLogger(__name__)
+
+
+def announce(bootstrap_servers: str, topic: str, announcement: ModelAnnouncement, timeout: float = 10.0) -> None:
+    """Produce one announcement (key = alias) and wait for the broker's acknowledgement."""
+    producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all", "logger": log})
+    producer.list_topics(timeout=min(timeout, 3.0))  # fails fast when no broker answers
+    producer.produce(topic, key=announcement.alias.encode(), value=announcement.to_bytes())
+    if producer.flush(timeout):
+        raise KafkaException(f"announcement of {announcement.version} not acknowledged within {timeout}s")
+
+
+class ModelWatcher:
+    """Non-blocking reader of announcements made after it started."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        self.topic = topic
+        self._consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "unused-no-commits",
+                                   "enable.auto.commit": False, "logger": log})
+        meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
+        partitions = sorted(meta.partitions) if meta is not None and not meta.error else [0]
+        self._consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+
+    def poll(self) -> list[ModelAnnouncement]:
+        """Announcements that arrived since the last call (invalid ones are logged, skipped)."""
+        out: list[ModelAnnouncement] = []
+        while (msg := self._consumer.poll(0)) is not None:
+            if msg.error():
+                continue
+            try:
+                out.append(ModelAnnouncement.from_bytes(msg.value()))
+            except ValueError as exc:
+                log.warning("ignoring invalid announcement on %s: %s", self.topic, exc)
+        return out
+
+    def close(self) -> None:
+        self._consumer.close()
