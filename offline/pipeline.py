@@ -129,9 +129,13 @@ def prepare(data: Path, config: PipelineConfig, stages: StageLog | None = None) 
 
 
 def run_pipeline(
-    data: Path, artifacts: Path, config: PipelineConfig | None = None, show_progress: bool = True
+    data: Path, artifacts: Path, config: PipelineConfig | None = None, show_progress: bool = True,
+    update_pointer: bool = True,
 ) -> PipelineResult:
-    """Run every stage and write ``artifacts/<version>/``; return what was written."""
+    """Run every stage and write ``artifacts/<version>/``; return what was written.
+
+    ``update_pointer=False`` leaves ``LATEST`` where it is (a challenger, see ``offline.retrain``).
+    """
     config = config or PipelineConfig()
     stages = StageLog()
     prep = prepare(data, config, stages)
@@ -196,6 +200,6 @@ def run_pipeline(
             "popularity": popularity.table().assign(movie_id=mats.movies.ids),
             **{name: _split_table(ratings, split, code) for code, name in enumerate(SPLIT_NAMES)},
         }
-        path = write_version(Path(artifacts), version, arrays, tables, info, metrics)
+        path = write_version(Path(artifacts), version, arrays, tables, info, metrics, update_pointer)
         st.rows_out = len(arrays) + len(tables)
     return PipelineResult(version, path, metrics, stages.as_dicts(), rounds, info)
