@@ -5,6 +5,7 @@ Everything it starts it stops again (a broker that was already running is left r
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def demo(
     from stream_app.runner import WorkerProcess
 
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("stream_app.clients").setLevel(logging.ERROR)  # broker warm-up retries are noise here
     work = Path(".movierec/demo")
     work.mkdir(parents=True, exist_ok=True)
     console.rule("1. offline: train ALS and baselines")
@@ -84,9 +86,13 @@ def demo(
     started = local_kafka.start(port=port)
     console.print(f"kafka on 127.0.0.1:{port} ({'already running' if started.already_running else 'started'})")
     bootstrap = f"127.0.0.1:{port}"
+    # Topics of this run only: a demo never replays (or pollutes) anybody else's swipes.
+    run = uuid.uuid4().hex[:8]
+    topics = {"SWIPES_TOPIC": f"demo-{run}.swipes.v1", "RECOMMENDATIONS_TOPIC": f"demo-{run}.recommendations.v1",
+              "DLQ_TOPIC": f"demo-{run}.swipes.dlq.v1", "MODELS_TOPIC": f"demo-{run}.models.v1"}
     worker = WorkerProcess({"BOOTSTRAP_SERVERS": bootstrap, "ARTIFACTS": str(artifacts), "STRATEGY": strategy,
                             "ARTIFACT_VERSION": result.version, "DATA_DIR": str(work / "faust"),
-                            "APP_ID": f"movierec-demo-{result.version}"}, work / "worker.log")
+                            "APP_ID": f"movierec-demo-{run}", **topics}, work / "worker.log")
     try:
         worker.start()
         console.print(f"worker ready (log {work / 'worker.log'}, metrics http://127.0.0.1:6066/metrics)")
@@ -96,7 +102,9 @@ def demo(
         known_user = int(art.arrays["user_ids"][0])
         new_user = 900_000_001
         t = datetime.now(timezone.utc)
-        with SwipeProducer(bootstrap) as producer, RecommendationConsumer(bootstrap) as consumer:
+        console.print(f"topics of this run: {topics['SWIPES_TOPIC']} → {topics['RECOMMENDATIONS_TOPIC']}")
+        with SwipeProducer(bootstrap, topics["SWIPES_TOPIC"]) as producer, \
+                RecommendationConsumer(bootstrap, topics["RECOMMENDATIONS_TOPIC"]) as consumer:
             for user, label in ((known_user, f"known user {known_user}"), (new_user, f"new user {new_user}")):
                 seen = set(art.tables["train"].query("user_id == @user")["movie_id"])
                 picks = [m for m in in_genre if m not in seen][:4]

@@ -31,7 +31,7 @@ app = faust.App(
     settings.app_id,
     broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
     store=settings.store,
-    datadir=str(settings.data_dir),
+    datadir=str(settings.data_dir / settings.app_id),  # one RocksDB folder per app id
     topic_partitions=settings.partitions,
     web_host=settings.web_host,
     web_bind=settings.web_host,

@@ -77,7 +77,7 @@ class StreamSettings(BaseSettings):
     store: str = "rocksdb://"
     """Faust table store: ``rocksdb://`` or ``memory://`` (tests)."""
     data_dir: Path = Path(".movierec/faust")
-    """Faust's data directory (RocksDB tables)."""
+    """Faust's data directory (RocksDB tables live in DATA_DIR/APP_ID)."""
     history_dir: Path = Path(".movierec/history")
     """Where the history sink writes every valid swipe (``date=YYYY-MM-DD/part-*.parquet``)."""
 
