@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 settings = StreamSettings()
 # Per-event solves are tiny (k x k): a BLAS thread pool only adds hand-off cost (16x here).
 threadpool_limits(1, "blas")
+settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
 
 app = faust.App(
     settings.app_id,
