@@ -15,10 +15,13 @@ from offline.artifacts import INFO, METRICS, ArtifactError, list_versions
 from offline.registry import Aliases, clear_challenger, load_aliases, resolve
 from offline.registry import promote as promote_version
 from offline.registry import rollback as rollback_champion
+from offline.tracking import mirror_aliases
 
 app = typer.Typer(no_args_is_help=True, help="Model versions: champion/challenger aliases, promote, roll back.")
 console = Console(width=max(Console().width, 130))
 err = Console(stderr=True)
+
+
 
 
 class CliSettings(BaseSettings):
@@ -145,6 +148,7 @@ def promote(
     assert entry is not None
     moved = " (LATEST moved)" if as_ is AliasChoice.champion else ""
     console.print(f"{as_.value} → [bold]{entry.version}[/]{moved} by {entry.by} at {entry.at}")
+    mirror_aliases(root)
     tell_workers(announce, entry.version, as_.value, "promote", entry.by)
 
 
@@ -166,6 +170,7 @@ def rollback(
     assert aliases.champion is not None
     was = before.version if before else "-"
     console.print(f"champion {was} → [bold]{aliases.champion.version}[/] (LATEST moved)")
+    mirror_aliases(root)
     tell_workers(announce, aliases.champion.version, "champion", "rollback", aliases.champion.by)
 
 
@@ -185,6 +190,7 @@ def clear(
         _fail(exc)
         return
     console.print("challenger cleared")
+    mirror_aliases(root)
     if before is not None:
         tell_workers(announce, before.version, "challenger", "clear", by)
 

@@ -87,6 +87,10 @@ def run(
     except (DataError, ArtifactError, ValueError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    from offline.tracking import log_pipeline_run
+
+    if (run_id := log_pipeline_run(result)) is not None:  # only with MOVIEREC_MLFLOW_TRACKING_URI set
+        console.print(f"MLflow run {run_id}")
     rounds = Table(title="Core filtering")
     for col in ("round", "ratings", "users", "movies", "dropped users", "dropped movies"):
         rounds.add_column(col, justify="right")
