@@ -22,8 +22,6 @@ console = Console(width=max(Console().width, 130))
 err = Console(stderr=True)
 
 
-
-
 class CliSettings(BaseSettings):
     """Defaults of the models commands from the environment (``MOVIEREC_ARTIFACTS``)."""
 
