@@ -10,6 +10,7 @@ from movierec_cli import (
     kafka_cmd,
     models_cmd,
     offline_cmd,
+    replay_cmd,
     retrain_cmd,
     schemas_cmd,
     sink_cmd,
@@ -24,6 +25,7 @@ app.add_typer(kafka_cmd.app, name="kafka", help="A local Apache Kafka broker (KR
 app.add_typer(stream_cmd.app, name="stream", help="The stream worker; send swipes, read lists.")
 app.add_typer(schemas_cmd.app, name="schemas", help="Event contracts (JSON Schema export/check).")
 app.add_typer(models_cmd.app, name="models", help="Model versions: champion/challenger aliases, promote, roll back.")
+app.add_typer(replay_cmd.app, name="replay", help="Replay evaluation: stream-updated vs static model; `replay tune`.")
 app.add_typer(ab_cmd.app, name="ab", help="Online A/B report: hit rate per variant, z-test.")
 app.command("tune")(tune_cmd.tune)
 app.command("retrain")(retrain_cmd.retrain)

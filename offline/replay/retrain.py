@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
@@ -64,8 +63,3 @@ def retrained_recommender(art: ArtifactVersion, parts: Sequence[str] = ("train",
         cold_start_kind=base.cold_start_kind, cold_start_swipes=cold_start_swipes,
         model_version=f"{art.version}+retrain",
     )
-
-
-def n_users_with_vectors(rec: Recommender) -> int:
-    """How many users have a non-zero trained vector (a sanity figure for the report)."""
-    return int(np.count_nonzero(np.linalg.norm(rec.user_factors, axis=1) > 0))

@@ -1,0 +1,97 @@
+"""The in-process replay on ml-latest-small (small prefixes of the splits)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from offline.artifacts import ArtifactVersion, load_version
+from offline.replay.events import split_events
+from offline.replay.local import DirectStep, WorkerStep, initial_lists, play_local
+from offline.replay.params import OnlineParams, build_recommender
+from offline.replay.report import write_report
+from offline.replay.run import ReplayConfig, Replayer
+from offline.replay.tune import SearchSpace, save_tuning, tune
+from stream_app.settings import ONLINE_TUNING_FILE, StreamSettings
+
+
+@pytest.fixture(scope="module")
+def art(small_artifacts: Path) -> ArtifactVersion:
+    return load_version(small_artifacts)
+
+
+def test_events_are_in_global_time_order(art: ArtifactVersion) -> None:
+    ev = split_events(art, "test")
+    assert len(ev) == len(art.tables["test"])
+    assert np.all(np.diff(ev.timestamps) >= 0)
+    assert len(set(ev.event_ids)) == len(ev)
+    assert split_events(art, "test").event_ids == ev.event_ids  # stable ids
+
+
+@pytest.mark.parametrize("strategy", ["additive", "foldin"])
+def test_direct_step_equals_process_batch(art: ArtifactVersion, strategy: str) -> None:
+    ev = split_events(art, "test", 300)
+    rec = build_recommender(art, strategy, "train+val", OnlineParams())  # type: ignore[arg-type]
+    initial = initial_lists(rec, np.unique(ev.user_ids).tolist(), 20)
+    payloads = [ev.swipe(i).to_bytes() for i in range(len(ev))]
+    a = play_local(strategy, ev, WorkerStep(rec, 20, payloads), initial, 20)
+    b = play_local(strategy, ev, DirectStep(rec, 20), initial, 20)
+    assert np.array_equal(a.before, b.before)
+    assert a.applied == b.applied == len(ev)
+
+
+def test_replay_report_and_offline_consistency(art: ArtifactVersion, small_artifacts: Path, tmp_path: Path) -> None:
+    cfg = ReplayConfig("test", ("static", "additive", "popularity"), OnlineParams(), limit=300)
+    outcome = Replayer(art, small_artifacts, cfg).run()
+    s = outcome.strategies
+    # before any swipe the lists are the offline model's: the offline report's test numbers
+    assert s["static"].metrics["offline_start/ndcg@10"] == pytest.approx(art.metrics["test"]["als"]["ndcg@10"])
+    # popularity counts tie; the order among equal counts may differ from the offline baseline's
+    assert s["popularity"].metrics["offline_start/ndcg@10"] == pytest.approx(
+        art.metrics["test"]["popularity_" + art.info["cold_start"]]["ndcg@10"], abs=0.002)
+    assert s["static"].metrics["n_scored"] == int(outcome.events.positive.sum())
+    assert s["additive"].changes.mean() > s["static"].changes.mean()  # updates move lists
+    files = write_report(outcome, tmp_path / "r.json")
+    assert set(json.loads(files["metrics"].read_text())) == {"static", "additive", "popularity"}
+    assert files["rolling"].stat().st_size > 0 and files["changes"].stat().st_size > 0
+    assert "| static |" in files["markdown"].read_text()
+
+
+def test_tuning_file_is_read_back_and_env_still_wins(art: ArtifactVersion, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / art.version
+    shutil.copytree(art.path, copy)
+    local_art = load_version(tmp_path, art.version)
+    trials = tune(local_art, OnlineParams(), SearchSpace(trials=2, seed=1), foldin_multiples=(0.5,), limit=150)
+    assert [t.strategy for t in trials] == ["static", "additive", "additive", "additive", "foldin"]
+    payload = save_tuning(local_art, trials, OnlineParams())
+    assert (copy / ONLINE_TUNING_FILE).is_file()
+    for name in ("ADDITIVE__STEP", "FOLDIN_REGULARIZATION", "COLD_START_SWIPES"):
+        monkeypatch.delenv(f"MOVIEREC_{name}", raising=False)
+    tuned = StreamSettings().with_online_tuning(copy)
+    assert tuned.additive.model_dump() == payload["settings"]["additive"]
+    assert tuned.foldin_regularization == pytest.approx(0.5 * art.info["config"]["als"]["regularization"])
+    monkeypatch.setenv("MOVIEREC_ADDITIVE__STEP", "0.123")
+    env_wins = StreamSettings().with_online_tuning(copy)
+    assert env_wins.additive.step == 0.123
+    assert env_wins.additive.half_life_days == payload["settings"]["additive"]["half_life_days"]
+    assert OnlineParams.worker_defaults(copy).additive.step == 0.123
+
+
+def test_val_replay_has_next_split_metrics_and_the_retrain_reference(art: ArtifactVersion,
+                                                                       small_artifacts: Path) -> None:
+    cfg = ReplayConfig("val", ("static", "popularity", "retrain"), OnlineParams(), limit=200)
+    outcome = Replayer(art, small_artifacts, cfg).run()
+    assert set(outcome.strategies) == {"static", "popularity"}
+    assert set(outcome.references) == {"static@test", "retrain@test"}
+    for o in outcome.strategies.values():
+        assert 0 < o.metrics["offline_next/ndcg@10"] < 1
+        swiped: dict[int, set[int]] = {}
+        for u, m in zip(outcome.events.user_ids.tolist(), outcome.events.movie_ids.tolist()):
+            swiped.setdefault(u, set()).add(m)
+        assert all(not swiped[u] & set(ids.tolist()) for u, ids in o.play.final.items()), o.name
+    assert outcome.references["static@test"].metrics["offline_start/ndcg@10"] == pytest.approx(
+        art.metrics["test"]["als"]["ndcg@10"])
