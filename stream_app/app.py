@@ -58,12 +58,19 @@ model = ModelHolder(settings)
 watcher: ModelWatcher | None = None
 
 
+@app.task
+async def start_model_watcher() -> None:
+    """Start reading ``models.v1`` from its current end as the worker starts."""
+    global watcher
+    watcher = await asyncio.get_running_loop().run_in_executor(
+        None, ModelWatcher, settings.bootstrap_servers, settings.models_topic)
+
+
 @app.timer(interval=1.0)
 async def watch_models() -> None:
     """Swap the served model when ``models.v1`` announces a promotion (no restart)."""
-    global watcher
     if watcher is None:
-        watcher = ModelWatcher(settings.bootstrap_servers, settings.models_topic)
+        return
     for ann in watcher.poll():
         if settings.artifact_version is not None:
             log.warning("ignoring announcement of %s: this worker is pinned to %s", ann.version,

@@ -32,7 +32,16 @@ class ModelWatcher:
                                    "enable.auto.commit": False, "logger": log})
         meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
         partitions = sorted(meta.partitions) if meta is not None and not meta.error else [0]
-        self._consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in partitions])
+        # A concrete start offset (the end now), not OFFSET_END: the latter is resolved at the
+        # first fetch and would skip an announcement made in between.
+        start = []
+        for p in partitions:
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            except KafkaException:
+                high = OFFSET_END
+            start.append(TopicPartition(topic, p, high))
+        self._consumer.assign(start)
 
     def poll(self) -> list[ModelAnnouncement]:
         """Announcements that arrived since the last call (invalid ones are logged, skipped)."""
