@@ -38,7 +38,7 @@ OUT = Path(__file__).resolve().parent / "out"
 
 def scrape(port: int) -> dict[str, float]:
     """The worker's Prometheus samples (name{labels} -> value)."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines() if line and not line.startswith("#")}
 

@@ -58,12 +58,20 @@ model = ModelHolder(settings)
 watcher: ModelWatcher | None = None
 
 
+model_ready = asyncio.Event()
+
+
 @app.task
-async def start_model_watcher() -> None:
-    """Start reading ``models.v1`` from its current end as the worker starts."""
+async def start_models() -> None:
+    """As the worker starts: watch ``models.v1`` from its current end, then load the served
+    model(s) off the event loop (a 27k-movie artifact takes seconds to verify and index)."""
     global watcher
-    watcher = await asyncio.get_running_loop().run_in_executor(
-        None, ModelWatcher, settings.bootstrap_servers, settings.models_topic)
+    loop = asyncio.get_running_loop()
+    watcher = await loop.run_in_executor(None, ModelWatcher, settings.bootstrap_servers, settings.models_topic)
+    await loop.run_in_executor(None, model.get)
+    await loop.run_in_executor(None, model.challenger)
+    model_ready.set()
+    metrics.MODEL_INFO.info({"version": model.get().model_version, "strategy": settings.strategy})
 
 
 @app.timer(interval=1.0)
@@ -93,6 +101,7 @@ async def watch_models() -> None:
 @app.agent(swipes_topic)
 async def process_swipes(stream: faust.StreamT) -> None:
     """Batches of swipes → states → lists; bad events → DLQ; never stops on bad input."""
+    await model_ready.wait()
     async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
         t0 = time.perf_counter()
         messages = [Incoming(e.value, e.message.topic, e.message.partition, e.message.offset, e.key)

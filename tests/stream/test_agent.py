@@ -22,6 +22,7 @@ def faust_app(small_artifacts: Path):
     if worker.settings.store != "memory://":
         pytest.skip("stream_app.app was imported with a RocksDB store before this module")
     worker.model.set(Recommender.from_artifact(load_version(small_artifacts), strategy="foldin"))
+    worker.model_ready.set()  # test_context() runs no app tasks (start_models loads it in a worker)
     worker.app.finalize()
     worker.app.conf.store = "memory://"
     worker.app.flow_control.resume()
