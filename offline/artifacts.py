@@ -57,19 +57,31 @@ def new_version_name(fingerprint: str, now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{fingerprint[:6]}"
 
 
+def parquet_bytes(table: pd.DataFrame) -> bytes:
+    """``table`` encoded exactly as ``write_version`` writes it (Parquet, no index).
+
+    The encoding runs in Arrow without the GIL, so a pipeline can encode big tables on a
+    second thread while the main one works, and hand the bytes to ``write_version``.
+    """
+    out = table.to_parquet(None, index=False)
+    assert isinstance(out, bytes)
+    return out
+
+
 def write_version(
     root: Path,
     version: str,
     arrays: Mapping[str, np.ndarray],
-    tables: Mapping[str, pd.DataFrame],
+    tables: Mapping[str, pd.DataFrame | bytes],
     info: dict[str, Any],
     metrics: dict[str, Any],
     update_pointer: bool = True,
 ) -> Path:
     """Write one complete version and (optionally) point ``LATEST`` at it.
 
-    Arrays go to ``<name>.npy``, tables to ``<name>.parquet``; ``info`` gains
-    ``files: {name: sha256}`` and is written last as ``model_info.json``.
+    Arrays go to ``<name>.npy``, tables to ``<name>.parquet`` (a table given as bytes is
+    already encoded, by ``parquet_bytes``); ``info`` gains ``files: {name: sha256}`` and is
+    written last as ``model_info.json``.
     """
     root.mkdir(parents=True, exist_ok=True)
     final = root / version
@@ -84,7 +96,10 @@ def write_version(
                 raise ArtifactError(f"array {name!r} has dtype object; artifacts never hold pickles")
             np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
         for name, table in tables.items():
-            table.to_parquet(tmp / f"{name}.parquet", index=False)
+            if isinstance(table, bytes):
+                (tmp / f"{name}.parquet").write_bytes(table)
+            else:
+                table.to_parquet(tmp / f"{name}.parquet", index=False)
         write_json_atomic(tmp / METRICS, metrics)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         write_json_atomic(tmp / INFO, {**info, "version": version, "files": files})

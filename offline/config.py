@@ -45,6 +45,9 @@ class EvalConfig(_Config):
         20_000, ge=1, description="Evaluate a seeded sample of at most this many users per split (None: all)."
     )
     seed: int = Field(7, description="Seed of the evaluated-user sample.")
+    workers: int = Field(
+        0, ge=0, description="Threads running the (split, model) evaluations; 0 = one per CPU core."
+    )
 
 
 class PipelineConfig(_Config):

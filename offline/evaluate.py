@@ -41,6 +41,7 @@ def evaluate_recommender(
     batch_size: int = 1024,
     diversity: Similarity = "cosine",
     check_exclusion: bool = True,
+    item_popularity: npt.NDArray[np.float64] | None = None,
 ) -> dict[str, float]:
     """Ranking metrics of a recommender on a holdout.
 
@@ -56,6 +57,8 @@ def evaluate_recommender(
         batch_size: users per ``recommend`` call.
         diversity: "cosine" or "jaccard" intra-list diversity.
         check_exclusion: raise when a list holds one of the user's train movies.
+        item_popularity: (n_movies,) ``popularity_share(train)`` when already computed (it
+            is the same for every model evaluated on one split); computed when None.
     Returns:
         ``ranking_metrics`` keys ("recall@10", ..., "novelty@20", "n_users"); NaN metrics
         and n_users 0 when no user has a liked holdout movie.
@@ -86,10 +89,15 @@ def evaluate_recommender(
         relevant[users],
         ks=ks,
         item_genres=item_genres,
-        item_popularity=popularity_share(train) if n_users else None,
+        item_popularity=_share(train, item_popularity) if n_users else None,
         n_movies=n_movies,
         diversity=diversity,
     )
+
+
+def _share(train: sp.csr_matrix, given: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float64]:
+    """``given`` or, when None, ``popularity_share(train)``."""
+    return popularity_share(train) if given is None else given
 
 
 def rating_metrics(pred: npt.ArrayLike, truth: npt.ArrayLike) -> dict[str, float]:

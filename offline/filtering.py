@@ -19,6 +19,17 @@ class FilterRound:
     dropped_movies: int
 
 
+_MAX_ID_AS_CODE = 1 << 24  # non-negative ids below this serve as their own codes
+
+
+def _codes(ids: np.ndarray) -> np.ndarray:
+    """(n,) non-negative integer codes, equal for equal ids: the ids themselves when small and
+    non-negative (MovieLens), else ``pd.factorize`` codes. Unused codes simply count 0."""
+    if len(ids) and ids.min() >= 0 and ids.max() < _MAX_ID_AS_CODE:
+        return ids
+    return pd.factorize(ids, sort=False)[0]
+
+
 def core_filter(
     ratings: pd.DataFrame, min_user_ratings: int, min_movie_ratings: int, max_rounds: int = 50
 ) -> tuple[pd.DataFrame, list[FilterRound]]:
@@ -33,21 +44,30 @@ def core_filter(
     """
     users = ratings["user_id"].to_numpy()
     movies = ratings["movie_id"].to_numpy()
-    # Dense codes make every round two bincounts instead of two groupbys.
-    user_codes, user_uniques = pd.factorize(users, sort=False)
-    movie_codes, movie_uniques = pd.factorize(movies, sort=False)
+    # Dense codes make the counts bincounts; a round then only touches the rows of the
+    # users and movies it drops (usually none after the first round or two).
+    user_codes, movie_codes = _codes(users), _codes(movies)
+    user_counts, movie_counts = np.bincount(user_codes), np.bincount(movie_codes)
     keep = np.ones(len(ratings), dtype=bool)
-    n_users, n_movies = len(user_uniques), len(movie_uniques)
+    n_users, n_movies = int(np.count_nonzero(user_counts)), int(np.count_nonzero(movie_counts))
     rounds = [FilterRound(0, len(ratings), n_users, n_movies, 0, 0)]
+
+    def drop(codes: np.ndarray, counts: np.ndarray, minimum: int) -> None:
+        """Drop the kept rows of every entity with 0 < count < minimum; update both counts."""
+        bad = (counts > 0) & (counts < minimum)
+        if not bad.any():
+            return
+        rows = np.flatnonzero(bad[codes] & keep)
+        keep[rows] = False
+        user_counts[:] -= np.bincount(user_codes[rows], minlength=len(user_counts))
+        movie_counts[:] -= np.bincount(movie_codes[rows], minlength=len(movie_counts))
+
     for r in range(1, max_rounds + 1):
-        movie_counts = np.bincount(movie_codes[keep], minlength=len(movie_uniques))
-        keep &= movie_counts[movie_codes] >= min_movie_ratings
-        user_counts = np.bincount(user_codes[keep], minlength=len(user_uniques))
-        keep &= user_counts[user_codes] >= min_user_ratings
-        new_users = int(np.count_nonzero(np.bincount(user_codes[keep], minlength=len(user_uniques))))
-        new_movies = int(np.count_nonzero(np.bincount(movie_codes[keep], minlength=len(movie_uniques))))
+        drop(movie_codes, movie_counts, min_movie_ratings)
+        drop(user_codes, user_counts, min_user_ratings)
+        new_users, new_movies = int(np.count_nonzero(user_counts)), int(np.count_nonzero(movie_counts))
         rounds.append(
-            FilterRound(r, int(keep.sum()), new_users, new_movies, n_users - new_users, n_movies - new_movies)
+            FilterRound(r, int(user_counts.sum()), new_users, new_movies, n_users - new_users, n_movies - new_movies)
         )
         if new_users == n_users and new_movies == n_movies:
             break

@@ -187,17 +187,22 @@ def intra_list_diversity(
         block = rec[start : start + _CHUNK_USERS]
         valid = first_occurrence(block)
         v = g[np.where(valid, block, 0)] * valid[..., None]  # (b, K, n_genres)
-        inter = np.einsum("bkg,blg->bkl", v, v)
-        if method == "jaccard":
+        n_valid = valid.sum(axis=1)
+        n_pairs = n_valid * (n_valid - 1) // 2
+        if method == "cosine":
+            # rows are unit (or zero) vectors, so Σ_{i<j} cos(g_i, g_j) = (|Σ_i g_i|² - Σ_i |g_i|²) / 2
+            v64 = v.astype(np.float64)
+            total = v64.sum(axis=1)
+            sim_sum = ((total * total).sum(axis=1) - (v64 * v64).sum(axis=(1, 2))) / 2
+            dissim = n_pairs - sim_sum
+        else:
+            inter = np.einsum("bkg,blg->bkl", v, v)
             size = v.sum(axis=2)
             # J = |a ∩ b| / |a ∪ b| = inter / (|a| + |b| - inter)
             union = size[:, :, None] + size[:, None, :] - inter
             sim = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        else:
-            sim = inter  # rows are unit vectors: cos = a·b
-        pair_ok = (valid[:, :, None] & valid[:, None, :])[:, iu[0], iu[1]]
-        dissim = np.where(pair_ok, 1.0 - sim[:, iu[0], iu[1]], 0.0).sum(axis=1)
-        n_pairs = pair_ok.sum(axis=1)
+            pair_ok = (valid[:, :, None] & valid[:, None, :])[:, iu[0], iu[1]]
+            dissim = np.where(pair_ok, 1.0 - sim[:, iu[0], iu[1]], 0.0).sum(axis=1)
         out[start : start + len(block)] = np.where(n_pairs > 0, dissim / np.maximum(n_pairs, 1), np.nan)
     return out
 

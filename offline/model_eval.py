@@ -2,17 +2,21 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from offline.config import EvalConfig
 from offline.dataset_matrices import SplitMatrices
 from offline.evaluate import evaluate_recommender, rating_metrics
+from offline.metrics import popularity_share
 from offline.models.content import ContentModel
 from offline.models.popularity import PopularityModel
 from offline.models.svd import SVDRatingModel
@@ -48,6 +52,16 @@ def _evaluated_rows(holdout: sp.csr_matrix, max_users: int | None, seed: int) ->
     return sp.csr_matrix(sp.diags(mask) @ holdout)
 
 
+def _split_inputs(
+    mats: SplitMatrices, code: int, config: EvalConfig
+) -> tuple[sp.csr_matrix, sp.csr_matrix, npt.NDArray[np.float64]]:
+    """Seen movies and sampled holdout, (n_users, n_movies) CSR, and novelty's (n_movies,)
+    popularity share, of one split."""
+    seen = mats.seen_before(code)
+    holdout = _evaluated_rows(mats.val if code == VAL else mats.test, config.max_users, config.seed)
+    return seen, holdout, popularity_share(seen)
+
+
 def evaluate_all(
     mats: SplitMatrices,
     models: TrainedModels,
@@ -60,30 +74,53 @@ def evaluate_all(
     Ranking models see, for the val split, the user's train movies as seen; for test, train
     and val (a user never gets a movie they rated before the split started). The rating
     models (``svd``, ``bias``) report RMSE and MAE on every holdout rating.
+
+    The (split, model) evaluations are independent: ``config.workers`` threads run them,
+    BLAS limited to one thread each (numpy releases the GIL in the products, sorts and
+    reductions, so two threads use two cores). The results do not depend on the count.
     """
     k = max(config.ks)
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    steps = [(s, m) for s in ("val", "test") for m in RANKING_MODELS]
-    bar = tqdm(steps, desc="evaluate", disable=not show_progress, leave=False)
-    for split_name, code in (("val", VAL), ("test", TEST)):
-        seen = mats.seen_before(code)
-        holdout = _evaluated_rows(mats.val if code == VAL else mats.test, config.max_users, config.seed)
-        recommenders: dict[str, Callable[[npt.NDArray[np.int64]], npt.NDArray[np.int64]]] = {
-            "als": lambda u, seen=seen: recommend(models.user_factors[u], models.item_factors, k, seen[u])[0],
-            "popularity_count": lambda u, seen=seen: models.popularity.recommend(u, k, seen, "count"),
-            "popularity_bayes": lambda u, seen=seen: models.popularity.recommend(u, k, seen, "bayes"),
-            "content": lambda u, seen=seen: models.content.recommend(u, k, mats.train, seen),
-        }
-        out[split_name] = {}
-        for name, rec in recommenders.items():
-            out[split_name][name] = evaluate_recommender(
-                rec, seen, holdout, config.ks, item_genres, batch_size=config.batch_size
+    codes = {"val": VAL, "test": TEST}
+    workers = config.workers or os.cpu_count() or 1
+    out: dict[str, dict[str, dict[str, float]]] = {name: {} for name in codes}
+    bar = tqdm(total=len(codes) * len(RANKING_MODELS), desc="evaluate", disable=not show_progress, leave=False)
+    with threadpool_limits(1 if workers > 1 else None, "blas"), ThreadPoolExecutor(workers) as pool:
+        inputs = dict(zip(codes, pool.map(lambda c: _split_inputs(mats, c, config), codes.values())))
+
+        def run(split_name: str, model: str) -> dict[str, float]:
+            seen, holdout, share = inputs[split_name]
+            recommenders: dict[str, Callable[[npt.NDArray[np.int64]], npt.NDArray[np.int64]]] = {
+                "als": lambda u: recommend(models.user_factors[u], models.item_factors, k, seen[u])[0],
+                "popularity_count": lambda u: models.popularity.recommend(u, k, seen, "count"),
+                "popularity_bayes": lambda u: models.popularity.recommend(u, k, seen, "bayes"),
+                "content": lambda u: models.content.recommend(u, k, mats.train, seen),
+            }
+            return evaluate_recommender(
+                recommenders[model], seen, holdout, config.ks, item_genres,
+                batch_size=config.batch_size, item_popularity=share,
             )
-            bar.update(1)
-        if models.svd is not None:
-            frame = mats.val_frame if code == VAL else mats.test_frame
-            u, i, r = (frame[c].to_numpy() for c in ("user_index", "movie_index", "rating"))
-            out[split_name]["svd"] = rating_metrics(models.svd.predict(u, i), r)
-            out[split_name]["bias"] = rating_metrics(models.svd.baseline.predict(u, i), r)
+
+        # the heavy models first, so the two threads finish together
+        order = [(s, m) for m in ("content", "als", "popularity_count", "popularity_bayes") for s in codes]
+        futures = {(s, m): pool.submit(run, s, m) for s, m in order}
+        for split_name in codes:
+            for model in RANKING_MODELS:
+                out[split_name][model] = futures[split_name, model].result()
+                bar.update(1)
     bar.close()
+    if models.svd is not None:
+        for split_name, rating_models in rating_model_metrics(mats, models.svd).items():
+            out[split_name].update(rating_models)
+    return out
+
+
+def rating_model_metrics(mats: SplitMatrices, svd: SVDRatingModel) -> dict[str, dict[str, dict[str, float]]]:
+    """``{"val": {"svd": {"rmse", "mae"}, "bias": {...}}, "test": {...}}`` on every holdout rating."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for split_name, frame in (("val", mats.val_frame), ("test", mats.test_frame)):
+        u, i, r = (frame[c].to_numpy() for c in ("user_index", "movie_index", "rating"))
+        out[split_name] = {
+            "svd": rating_metrics(svd.predict(u, i), r),
+            "bias": rating_metrics(svd.baseline.predict(u, i), r),
+        }
     return out

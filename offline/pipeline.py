@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import version as pkg_version
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from offline.als import train_als
-from offline.artifacts import new_version_name, write_version
+from offline.artifacts import new_version_name, parquet_bytes, write_version
 from offline.config import PipelineConfig
 from offline.data.errors import DataError
 from offline.data.loaders import Dataset, load_dataset
@@ -48,10 +49,14 @@ class PipelineResult:
 
 
 def data_fingerprint(ratings: pd.DataFrame) -> str:
-    """sha256 over the loaded ratings columns (user, movie, rating, timestamp)."""
+    """sha256 over the loaded ratings columns (user, movie, rating, timestamp).
+
+    Hashes the column buffers in place (no byte copies); hashlib releases the GIL meanwhile,
+    so ``prepare`` runs it on a second thread beside the next stages.
+    """
     h = hashlib.sha256()
     for col in ("user_id", "movie_id", "rating", "timestamp"):
-        h.update(np.ascontiguousarray(ratings[col].to_numpy()).tobytes())
+        h.update(np.ascontiguousarray(ratings[col].to_numpy()))
     return h.hexdigest()
 
 
@@ -101,10 +106,17 @@ def prepare(data: Path, config: PipelineConfig, stages: StageLog | None = None) 
     stages = stages if stages is not None else StageLog()
     with stages.stage("load") as st:
         ds = load_dataset(Path(data))
-        ratings = ds.ratings
-        st.rows_in, st.rows_out = ds.ratings_report.rows_read, len(ratings)
+        st.rows_in, st.rows_out = ds.ratings_report.rows_read, len(ds.ratings)
         st.note = f"layout {ds.layout}; dropped {ds.ratings_report.rows_dropped}"
-        fingerprint = data_fingerprint(ratings)
+    with ThreadPoolExecutor(1, thread_name_prefix="fingerprint") as pool:
+        fingerprint = pool.submit(data_fingerprint, ds.ratings)
+        prep = _prepare_loaded(data, config, stages, ds)
+    return replace(prep, fingerprint=fingerprint.result())
+
+
+def _prepare_loaded(data: Path, config: PipelineConfig, stages: StageLog, ds: Dataset) -> PreparedData:
+    """Stages preferences → filter → split → matrices of ``prepare`` (fingerprint left empty)."""
+    ratings = ds.ratings
     with stages.stage("preferences", len(ratings)) as st:
         ratings = ratings.assign(preference=rating_to_preference(ratings["rating"].to_numpy()))
         st.rows_out = len(ratings)
@@ -125,7 +137,12 @@ def prepare(data: Path, config: PipelineConfig, stages: StageLog | None = None) 
     with stages.stage("matrices", len(ratings)) as st:
         mats = build_matrices(ratings, split, config.als.alpha)
         st.rows_out, st.note = mats.confidence.nnz, f"{mats.shape[0]} users x {mats.shape[1]} movies"
-    return PreparedData(ds, fingerprint, ratings, rounds, split, counts, mats)
+    return PreparedData(ds, "", ratings, rounds, split, counts, mats)
+
+
+def _encode_split_tables(ratings: pd.DataFrame, split: np.ndarray) -> dict[str, bytes]:
+    """Parquet bytes of the train, val and test rows (see ``_split_table``)."""
+    return {name: parquet_bytes(_split_table(ratings, split, code)) for code, name in enumerate(SPLIT_NAMES)}
 
 
 def run_pipeline(
@@ -149,6 +166,11 @@ def run_pipeline(
     with stages.stage("train_als", mats.confidence.nnz) as st:
         factors = train_als(mats.confidence, config.als, show_progress=show_progress)
         st.rows_out = len(factors.user_factors) + len(factors.item_factors)
+    # Arrow encodes the big train/val/test tables without the GIL: on a second thread, on
+    # the core the single-threaded SVD fit leaves idle (not beside ALS, which uses both).
+    pool = ThreadPoolExecutor(1, thread_name_prefix="split-tables")
+    split_tables = pool.submit(_encode_split_tables, ratings, split)
+    pool.shutdown(wait=False)  # the thread ends after its one task
     with stages.stage("baselines", mats.train_ratings.nnz) as st:
         popularity = PopularityModel(config.popularity).fit(mats.train_ratings, values="rating")
         content = ContentModel(config.content).fit(item_genres, years)
@@ -198,7 +220,7 @@ def run_pipeline(
         tables = {
             "movies": movies_out,
             "popularity": popularity.table().assign(movie_id=mats.movies.ids),
-            **{name: _split_table(ratings, split, code) for code, name in enumerate(SPLIT_NAMES)},
+            **split_tables.result(),
         }
         path = write_version(Path(artifacts), version, arrays, tables, info, metrics, update_pointer)
         st.rows_out = len(arrays) + len(tables)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from offline.scoring import top_n
 
 ContentSimilarity = Literal["cosine", "jaccard"]
-_USER_BLOCK = 512  # users scored at once: a (block, n_movies) float32 array
+_USER_BLOCK = 256  # users scored at once: a (block, n_movies) float32 array, selected while in cache
 _PATTERN_BLOCK = 1024  # genre combinations per Jaccard block
 
 
@@ -132,7 +132,7 @@ class ContentModel:
             profile = np.asarray(x @ self.features) / mass[:, None]
             norm = np.linalg.norm(profile, axis=1, keepdims=True)
             profile = profile / np.where(norm > 0, norm, 1.0)
-            return (profile @ self._unit.T).astype(np.float32)
+            return (profile @ self._unit.T).astype(np.float32, copy=False)
         return self._jaccard_scores(x, mass)
 
     def _jaccard_scores(self, x: sp.csr_matrix, mass: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

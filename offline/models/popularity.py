@@ -17,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
-from offline.preference import rating_to_preference
+from offline.preference import BUCKET_UPPER_EDGES
 from offline.scoring import top_n
 
 PopularityKind = Literal["count", "bayes"]
@@ -34,6 +34,18 @@ class PopularityConfig(BaseModel):
     min_ratings: int = Field(
         5, ge=0, description="Movies with fewer ratings rank after all others by Bayesian average."
     )
+
+
+def liked(vals: npt.NDArray[np.floating], values: Literal["rating", "preference"]) -> npt.NDArray[np.bool_]:
+    """(n,) bool: preference > 0, i.e. ``rating_to_preference(vals) > 0`` for ratings.
+
+    A rating is liked when its bucket is 3 or 4: as float32 (like ``rating_to_bucket``) it
+    is above the second bucket edge (NaN, which that lookup sorts last, too). One comparison
+    instead of a binary search per rating.
+    """
+    if values == "preference":
+        return vals > 0
+    return ~(np.asarray(vals, dtype=np.float32) <= np.float32(BUCKET_UPPER_EDGES[1]))
 
 
 class PopularityModel:
@@ -72,13 +84,15 @@ class PopularityModel:
             vals = interactions[value_col].to_numpy(dtype=np.float64)
             n_movies = int(movies.max()) + 1 if n_movies is None and len(movies) else (n_movies or 0)
         else:
-            m = sp.csr_matrix(interactions, copy=True)
-            m.eliminate_zeros()  # 0 is neither a rating nor a preference
-            movies, vals = m.indices.astype(np.int64), m.data.astype(np.float64)
+            m = sp.csr_matrix(interactions)
+            stored = m.data != 0  # 0 is neither a rating nor a preference
+            every = bool(stored.all())
+            movies = (m.indices if every else m.indices[stored]).astype(np.int64)
+            vals = (m.data if every else m.data[stored]).astype(np.float64)
             n_movies = m.shape[1] if n_movies is None else n_movies
         if len(movies) and (movies.min() < 0 or movies.max() >= n_movies):
             raise ValueError(f"movie index outside 0..{n_movies - 1}")
-        positive = (rating_to_preference(vals) if values == "rating" else vals) > 0
+        positive = liked(vals, values)
         self.count = np.bincount(movies, minlength=n_movies).astype(np.int64)
         self.positive_count = np.bincount(movies[positive], minlength=n_movies).astype(np.int64)
         total = np.bincount(movies, weights=vals, minlength=n_movies)
@@ -147,18 +161,38 @@ class PopularityModel:
             n: list length.
             exclude_csr: (n_users, n_movies) CSR of movies never to return (e.g. train).
         Returns:
-            (b, n) int64, best first; -1 pads a row with fewer eligible movies.
+            (b, n) int64, best first, equal scores in ascending movie index; -1 pads a row
+            with fewer eligible movies.
         """
         s = self.scores(kind)
         users = np.asarray(user_indices, dtype=np.int64)
-        ex = sp.csr_matrix(exclude_csr)[users] if exclude_csr is not None else None
-        # only the top n + max |excluded| movies can make any list
-        n_cand = min(n + (int(ex.getnnz(axis=1).max()) if ex is not None and len(users) else 0), len(s))
-        cand = np.argsort(-s, kind="stable")[:n_cand]
-        cand_scores = np.repeat(s[cand][None, :], len(users), axis=0)
-        idx, _ = top_n(cand_scores, n, ex[:, cand] if ex is not None else None)
-        out = np.where(idx >= 0, cand[np.maximum(idx, 0)], -1)
-        return _pad(out, n)
+        order = np.argsort(-s, kind="stable")  # the one global ranking, ties by movie index
+        ranked = order[np.isfinite(s[order])]  # a non-finite score is never recommended
+        out = np.full((len(users), n), -1, dtype=np.int64)
+        if exclude_csr is None:
+            out[:, : min(n, len(ranked))] = ranked[:n]
+            return out
+        ex = sp.csr_matrix(exclude_csr)[users]
+        rank_of = np.full(len(s), len(ranked), dtype=np.int64)
+        rank_of[ranked] = np.arange(len(ranked))
+        # Each list is the first n movies of ``ranked`` the user has not seen: look at the
+        # first ``width`` ranks, widened (x4) only for users who saw nearly all of them.
+        todo = np.arange(len(users))
+        width = min(len(ranked), n + 64)
+        while len(todo):
+            sub = ex[todo]
+            rows = np.repeat(np.arange(len(todo)), np.diff(sub.indptr))
+            ranks = rank_of[sub.indices]
+            inside = ranks < width
+            seen = np.zeros((len(todo), width), dtype=bool)
+            seen[rows[inside], ranks[inside]] = True
+            n_free = width - seen.sum(axis=1)
+            done = (n_free >= n) | (width == len(ranked))
+            first = np.argsort(seen[done], axis=1, kind="stable")[:, :n]  # unseen ranks first, in order
+            picked = np.where(np.arange(first.shape[1]) < n_free[done][:, None], ranked[first], -1)
+            out[todo[done], : first.shape[1]] = picked
+            todo, width = todo[~done], min(len(ranked), 4 * width)
+        return out
 
     def genre_popular(
         self,

@@ -6,18 +6,23 @@ Baseline (Koren 2010, "damped" means): r̂_ui = μ + b_u + b_i, fitted by altern
     b_u = Σ_{i ∈ R(u)} (r_ui - μ - b_i) / (|R(u)| + λ_u)
 
 SVD: E = the residual r_ui - (μ + b_u + b_i) on observed entries, 0 elsewhere (sparse);
-E ≈ U_k S_k V_kᵀ (seeded ARPACK ``svds``) and r̂_ui = μ + b_u + b_i + (U_k S_k)_u · (V_k)_i.
+E ≈ U_k S_k V_kᵀ and r̂_ui = μ + b_u + b_i + (U_k S_k)_u · (V_k)_i. The truncated SVD is a
+seeded randomized one by default (``offline.models.randomized_svd``: ~10x faster than ARPACK
+at ML-20M size, singular values within a few per cent) or ARPACK ``svds`` (exact).
 Predictions are clipped to the MovieLens scale [0.5, 5.0].
 """
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.sparse.linalg import svds
+
+from offline.models.randomized_svd import randomized_svd
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +46,25 @@ class SVDConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_components: int = Field(100, ge=1, description="Rank k; capped at min(n_users, n_movies) - 1.")
-    seed: int = Field(42, description="Seed of the ARPACK start vector.")
+    solver: Literal["randomized", "arpack"] = Field(
+        "randomized", description="Randomized subspace iteration (fast) or ARPACK svds (exact, slow at scale)."
+    )
+    oversample: int = Field(10, ge=0, description="Randomized: sketch columns beyond n_components.")
+    power_iterations: int = Field(3, ge=0, description="Randomized: passes of EᵀE over the sketch.")
+    seed: int = Field(42, description="Seed of the random sketch or of the ARPACK start vector.")
     bias: BiasConfig = Field(default_factory=BiasConfig, description="Baseline the SVD is fitted on.")
 
 
-def _triples(ratings: sp.spmatrix) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """(rows, cols, values) of the stored ratings of a (n_users, n_movies) matrix."""
+def _canonical(ratings: sp.spmatrix) -> sp.csr_matrix:
+    """CSR copy of a (n_users, n_movies) matrix without explicit zeros or duplicates."""
     m = sp.csr_matrix(ratings, copy=True)
     m.eliminate_zeros()
     m.sum_duplicates()
+    return m
+
+
+def _triples(m: sp.csr_matrix) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """(rows, cols, values) of the stored entries of a canonical CSR, in storage order."""
     rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
     return rows, m.indices.astype(np.int64), m.data.astype(np.float64)
 
@@ -72,8 +87,14 @@ class BiasBaseline:
 
     def fit(self, ratings: sp.spmatrix) -> BiasBaseline:
         """Fit on a (n_users, n_movies) CSR of ratings (0.5-5.0); unrated pairs are not stored."""
-        n_users, n_movies = ratings.shape
-        rows, cols, r = _triples(ratings)
+        return self._fit(*_triples(_canonical(ratings)), ratings.shape)
+
+    def _fit(
+        self, rows: npt.NDArray[np.int64], cols: npt.NDArray[np.int64], r: npt.NDArray[np.float64],
+        shape: tuple[int, int],
+    ) -> BiasBaseline:
+        """Fit on the (n,) triples of the stored ratings of a (n_users, n_movies) matrix."""
+        n_users, n_movies = shape
         mu = float(r.mean()) if len(r) else (RATING_MIN + RATING_MAX) / 2
         n_u = np.bincount(rows, minlength=n_users).astype(np.float64)
         n_i = np.bincount(cols, minlength=n_movies).astype(np.float64)
@@ -123,17 +144,22 @@ class SVDRatingModel:
     def fit(self, ratings: sp.spmatrix) -> SVDRatingModel:
         """Fit on a (n_users, n_movies) CSR of ratings (0.5-5.0)."""
         n_users, n_movies = ratings.shape
-        self.baseline.fit(ratings)
-        rows, cols, r = _triples(ratings)
-        # E_ui = r_ui - (μ + b_u + b_i) on observed entries
+        m = _canonical(ratings)
+        rows, cols, r = _triples(m)
+        self.baseline._fit(rows, cols, r, (n_users, n_movies))
+        # E_ui = r_ui - (μ + b_u + b_i) on observed entries (the structure of m)
         resid = r - self.baseline.raw(rows, cols)
-        e = sp.csr_matrix((resid, (rows, cols)), shape=(n_users, n_movies), dtype=np.float64)
+        e = sp.csr_matrix((resid, m.indices, m.indptr), shape=(n_users, n_movies))
         k = min(self.config.n_components, min(n_users, n_movies) - 1)
         if k < self.config.n_components:
             logger.info("n_components capped from %d to %d", self.config.n_components, k)
         if k < 1 or e.nnz == 0:
             self.user_factors = np.zeros((n_users, 0), dtype=np.float32)
             self.item_factors = np.zeros((n_movies, 0), dtype=np.float32)
+            return self
+        if self.config.solver == "randomized":
+            c = self.config
+            self.user_factors, _, self.item_factors = randomized_svd(e, k, c.oversample, c.power_iterations, c.seed)
             return self
         v0 = np.random.default_rng(self.config.seed).standard_normal(min(n_users, n_movies))
         # E ≈ U_k diag(s) V_kᵀ

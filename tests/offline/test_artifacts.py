@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from offline.artifacts import ArtifactError, latest_version, list_versions, load_version, write_version
+from offline.artifacts import (
+    ArtifactError,
+    latest_version,
+    list_versions,
+    load_version,
+    parquet_bytes,
+    write_version,
+)
 
 
 @pytest.fixture
@@ -57,3 +64,11 @@ def test_info_is_json(tmp_path, write) -> None:
     path = write("v1")
     info = json.loads((path / "model_info.json").read_text())
     assert info["version"] == "v1" and len(info["files"]["item_factors.npy"]) == 64
+
+
+def test_pre_encoded_table_is_the_same_file(tmp_path) -> None:
+    table = pd.DataFrame({"user_id": np.arange(5, dtype=np.int64), "rating": np.linspace(0.5, 5, 5, dtype=np.float32)})
+    a = write_version(tmp_path, "v1", {}, {"t": table}, {}, {})
+    b = write_version(tmp_path, "v2", {}, {"t": parquet_bytes(table)}, {}, {})
+    assert (a / "t.parquet").read_bytes() == (b / "t.parquet").read_bytes()
+    pd.testing.assert_frame_equal(load_version(tmp_path, "v2").tables["t"], table)

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 
 from offline.filtering import core_filter
@@ -32,3 +33,31 @@ def test_result_satisfies_minimums() -> None:
 def test_nothing_left() -> None:
     out, _ = core_filter(frame([(1, 1), (2, 2)]), 2, 2)
     assert out.empty
+
+
+def _reference_core(ratings: pd.DataFrame, min_user: int, min_movie: int) -> pd.DataFrame:
+    """Alternating groupby filter until nothing changes (the definition, slowly)."""
+    r = ratings
+    while True:
+        before = len(r)
+        r = r[r.groupby("movie_id")["movie_id"].transform("size") >= min_movie]
+        r = r[r.groupby("user_id")["user_id"].transform("size") >= min_user]
+        if len(r) == before:
+            return r.reset_index(drop=True)
+
+
+def test_matches_the_groupby_definition_on_random_data() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        n = int(rng.integers(0, 2000))
+        frame = pd.DataFrame(
+            {
+                "user_id": rng.integers(0, int(rng.integers(1, 200)), n),
+                "movie_id": rng.integers(0, int(rng.integers(1, 300)), n),
+            }
+        ).astype("int64")
+        min_user, min_movie = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        out, rounds = core_filter(frame, min_user, min_movie)
+        pd.testing.assert_frame_equal(out, _reference_core(frame, min_user, min_movie))
+        assert rounds[-1].ratings == len(out) and rounds[-1].users == out["user_id"].nunique()
+        assert rounds[-1].movies == out["movie_id"].nunique()

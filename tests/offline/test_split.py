@@ -41,3 +41,26 @@ def test_keeps_index_alignment_and_is_deterministic() -> None:
     a = chronological_split(r)
     b = chronological_split(r)
     assert a.index.equals(r.index) and a.equals(b)
+
+
+def _reference_split(r: pd.DataFrame, val_fraction: float = 0.1, test_fraction: float = 0.1) -> np.ndarray:
+    """Per user, in plain Python: positions by (time, movie); a tied group takes its first member's split."""
+    out = np.empty(len(r), dtype=np.int8)
+    for _, g in r.groupby("user_id"):
+        g = g.sort_values(["timestamp", "movie_id"])
+        n = len(g)
+        n_test = max(int(np.rint(test_fraction * n)), 1) if n >= 3 else 0
+        n_val = max(int(np.rint(val_fraction * n)), 1) if n >= 3 else 0
+        first_pos: dict[int, int] = {}
+        for pos, (label, t) in enumerate(zip(g.index, g["timestamp"])):
+            p = first_pos.setdefault(int(t), pos)
+            out[r.index.get_loc(label)] = TRAIN if p < n - n_val - n_test else VAL if p < n - n_test else TEST
+    return out
+
+
+def test_matches_a_per_user_reference_shuffled_and_with_huge_ids() -> None:
+    r = make_ratings(2, n_users=80).sample(frac=1.0, random_state=5)
+    r.loc[r.user_id == 3, "user_id"] = 2**62  # the int64 key would overflow: lexsort path
+    for frame in (r, r.assign(user_id=r.user_id % 1000)):
+        assert np.array_equal(chronological_split(frame).to_numpy(), _reference_split(frame))
+    assert len(chronological_split(r.iloc[:0])) == 0

@@ -134,3 +134,33 @@ def test_evaluates_through_the_harness(ratings_csr):
 def test_index_outside_catalogue_raises(ratings_frame):
     with pytest.raises(ValueError):
         PopularityModel().fit(ratings_frame, n_movies=2)
+
+
+@pytest.mark.parametrize("kind", ["count", "bayes"])
+def test_recommend_is_first_unseen_of_the_global_ranking(kind):
+    """Heavy users (most of the catalogue seen) take the widening path; ties go to the lower index."""
+    rng = np.random.default_rng(3)
+    n_users, n_movies = 40, 300
+    ratings = sp.random(n_users, n_movies, density=0.2, format="csr", random_state=4)
+    ratings.data = rng.integers(1, 11, size=ratings.nnz) / 2.0
+    m = PopularityModel().fit(ratings)
+    seen = sp.random(n_users, n_movies, density=0.1, format="lil", random_state=5)
+    seen[:3, : n_movies - 5] = 1.0  # three users with 5 eligible movies left
+    seen[3, :] = 1.0  # and one with none
+    seen = seen.tocsr()
+    ranking = np.argsort(-m.scores(kind), kind="stable")
+    out = m.recommend(np.arange(n_users), 20, seen, kind)
+    for u in range(n_users):
+        excluded = set(seen[u].indices.tolist())
+        expected = [int(i) for i in ranking if i not in excluded][:20]
+        assert out[u].tolist() == expected + [-1] * (20 - len(expected))
+    assert m.recommend(np.arange(2), 5, None, kind).tolist() == [ranking[:5].tolist()] * 2
+
+
+def test_liked_matches_rating_to_preference():
+    from offline.models.popularity import liked
+    from offline.preference import rating_to_preference
+
+    ratings = np.r_[np.arange(1, 11) / 2, [1, 2, 3, 4, 5], np.nextafter(3.0, 4.0), 3.0000001, 2.9999999, np.nan]
+    assert liked(ratings, "rating").tolist() == (rating_to_preference(ratings) > 0).tolist()
+    assert liked(np.array([-2.0, -1.0, 1.0, 2.0]), "preference").tolist() == [False, False, True, True]
