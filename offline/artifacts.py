@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,18 @@ def parquet_bytes(table: pd.DataFrame) -> bytes:
     out = table.to_parquet(None, index=False)
     assert isinstance(out, bytes)
     return out
+
+
+def parquet_bytes_of_rows(table: pd.DataFrame, rows: np.ndarray) -> bytes:
+    """``parquet_bytes(table.loc[rows].reset_index(drop=True))``, byte for byte, for a (n,)
+    bool ``rows`` mask over a table of numpy columns, without the pandas copy: Arrow wraps
+    each masked column as it is (half the memory, and the Arrow work runs without the GIL).
+    """
+    schema = pa.Schema.from_pandas(table.iloc[:0], preserve_index=False)
+    arrays = [pa.array(table[name].to_numpy()[rows]) for name in table.columns]
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), sink)
+    return sink.getvalue().to_pybytes()
 
 
 def write_version(

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from offline.als import train_als
-from offline.artifacts import new_version_name, parquet_bytes, write_version
+from offline.artifacts import new_version_name, parquet_bytes_of_rows, write_version
 from offline.config import PipelineConfig
 from offline.data.errors import DataError
 from offline.data.loaders import Dataset, load_dataset
@@ -74,9 +75,7 @@ def catalogue_movies(movies: pd.DataFrame, movie_ids: np.ndarray) -> pd.DataFram
     return table.reset_index().rename(columns={"index": "movie_id"})
 
 
-def _split_table(ratings: pd.DataFrame, split: np.ndarray, code: int) -> pd.DataFrame:
-    cols = ["user_id", "movie_id", "rating", "preference", "timestamp"]
-    return ratings.loc[split == code, cols].reset_index(drop=True)
+_SPLIT_COLUMNS = ["user_id", "movie_id", "rating", "preference", "timestamp"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +105,7 @@ def prepare(data: Path, config: PipelineConfig, stages: StageLog | None = None) 
     stages = stages if stages is not None else StageLog()
     with stages.stage("load") as st:
         ds = load_dataset(Path(data))
+        release_arrow_memory()
         st.rows_in, st.rows_out = ds.ratings_report.rows_read, len(ds.ratings)
         st.note = f"layout {ds.layout}; dropped {ds.ratings_report.rows_dropped}"
     with ThreadPoolExecutor(1, thread_name_prefix="fingerprint") as pool:
@@ -141,8 +141,22 @@ def _prepare_loaded(data: Path, config: PipelineConfig, stages: StageLog, ds: Da
 
 
 def _encode_split_tables(ratings: pd.DataFrame, split: np.ndarray) -> dict[str, bytes]:
-    """Parquet bytes of the train, val and test rows (see ``_split_table``)."""
-    return {name: parquet_bytes(_split_table(ratings, split, code)) for code, name in enumerate(SPLIT_NAMES)}
+    """Parquet bytes of the train, val and test rows of ``ratings`` (``_SPLIT_COLUMNS``, no index)."""
+    table = ratings[_SPLIT_COLUMNS]
+    out = {name: parquet_bytes_of_rows(table, split == code) for code, name in enumerate(SPLIT_NAMES)}
+    release_arrow_memory()
+    return out
+
+
+def release_arrow_memory() -> None:
+    """Hand the memory Arrow's pool keeps after a big read or write back to the OS.
+
+    Arrow's allocator (mimalloc) keeps freed buffers for itself (~340 MB after loading
+    ML-20M), which numpy cannot reuse: it takes fresh pages instead, and on this VM a page
+    touched for the first time is slow. Returning them lowers the peak and the time of the
+    stages that follow (load → matrices ~1 s faster in an A/B, with much noise).
+    """
+    pa.default_memory_pool().release_unused()
 
 
 def run_pipeline(

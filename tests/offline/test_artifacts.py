@@ -10,6 +10,7 @@ from offline.artifacts import (
     list_versions,
     load_version,
     parquet_bytes,
+    parquet_bytes_of_rows,
     write_version,
 )
 
@@ -72,3 +73,18 @@ def test_pre_encoded_table_is_the_same_file(tmp_path) -> None:
     b = write_version(tmp_path, "v2", {}, {"t": parquet_bytes(table)}, {}, {})
     assert (a / "t.parquet").read_bytes() == (b / "t.parquet").read_bytes()
     pd.testing.assert_frame_equal(load_version(tmp_path, "v2").tables["t"], table)
+
+
+def test_rows_encoded_without_the_pandas_copy_are_the_same_bytes() -> None:
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 99, 50),
+            "rating": rng.random(50).astype(np.float32),
+            "preference": rng.integers(-2, 3, 50).astype(np.int8),
+        },
+        index=np.arange(100, 150),  # a non-default index, dropped like reset_index(drop=True)
+    )
+    rows = rng.random(50) < 0.4
+    expected = parquet_bytes(table.loc[rows].reset_index(drop=True))
+    assert parquet_bytes_of_rows(table, rows) == expected

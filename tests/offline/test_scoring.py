@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
-from offline.scoring import recommend, top_n
+from offline.scoring import recommend, top_n, top_n_argpartition
 
 
 def test_top_n_matches_full_sort_and_excludes() -> None:
@@ -31,3 +32,48 @@ def test_recommend_dot_product() -> None:
     items = np.array([[0.9, 0.1], [0.1, 0.9], [0.5, 0.5]], dtype=np.float32)
     idx, _ = recommend(users, items, 2)
     assert idx.tolist() == [[0, 2], [1, 2]]
+
+
+def _reference(scores: np.ndarray, n: int, exclude: sp.csr_matrix | None) -> tuple[np.ndarray, np.ndarray]:
+    """Full stable sort: ties in ascending movie index; NaN and excluded movies never eligible."""
+    s = np.where(np.isnan(scores), -np.inf, scores)
+    if exclude is not None:
+        s[exclude.toarray() != 0] = -np.inf
+    idx = np.argsort(-s, axis=1, kind="stable")[:, : min(n, s.shape[1])]
+    val = np.take_along_axis(s, idx, axis=1)
+    return np.where(np.isfinite(val), idx, -1), val
+
+
+@pytest.mark.parametrize("seed, kind", list(enumerate(["normal", "ties", "nan", "mostly_excluded"])))
+def test_top_n_matches_a_full_sort_on_random_blocks(seed: int, kind: str) -> None:
+    """Group bound + candidate sort against the reference, across block and group edges."""
+    rng = np.random.default_rng(seed)
+    for trial in range(15):
+        b, m, n = int(rng.integers(1, 600)), int(rng.integers(1, 3000)), int(rng.integers(0, 40))
+        scores = rng.normal(size=(b, m)).astype(np.float32)
+        if kind == "ties":
+            scores = rng.integers(0, 4, size=(b, m)).astype(np.float32)
+        elif kind == "nan":
+            scores[rng.random((b, m)) < 0.05] = np.nan
+        elif kind == "mostly_excluded":
+            scores[rng.random((b, m)) < 0.97] = -np.inf
+        exclude = sp.random(b, m, density=0.3, format="csr", random_state=trial) if trial % 2 else None
+        idx, val = top_n(scores.copy(), n, exclude)
+        ref_idx, ref_val = _reference(scores, n, exclude)
+        assert np.array_equal(idx, ref_idx)
+        assert np.array_equal(val, ref_val.astype(np.float32))
+
+
+def test_top_n_argpartition_reference_agrees_without_ties() -> None:
+    scores = np.random.default_rng(5).normal(size=(300, 1000)).astype(np.float32)
+    assert np.array_equal(top_n(scores.copy(), 20)[0], top_n_argpartition(scores.copy(), 20)[0])
+
+
+def test_recommend_blocks_equal_one_top_n() -> None:
+    rng = np.random.default_rng(6)
+    users = rng.normal(size=(700, 8)).astype(np.float32)  # more users than one block
+    items = rng.normal(size=(500, 8)).astype(np.float32)
+    seen = sp.random(700, 500, density=0.1, format="csr", random_state=7)
+    idx, val = recommend(users, items, 15, seen)
+    ref_idx, ref_val = top_n(users @ items.T, 15, seen)
+    assert np.array_equal(idx, ref_idx) and np.array_equal(val, ref_val)
