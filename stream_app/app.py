@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
+from typing import NoReturn
 
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -19,10 +21,12 @@ from stream_app.logging_setup import log_handlers
 from stream_app.processing import Incoming, process_batch
 from stream_app.settings import StreamSettings
 from stream_app.control import ModelWatcher
+from stream_app.delivery import ConfirmedTable, DeliveryError, delivered
 from stream_app.model_holder import ModelHolder
 from stream_app.user_state import UserState
 
 log = logging.getLogger(__name__)
+EXIT_NOT_DURABLE = 75  # EX_TEMPFAIL: restart me
 settings = StreamSettings()
 # Per-event solves are tiny (k x k): a BLAS thread pool only adds hand-off cost (16x here).
 threadpool_limits(1, "blas")
@@ -39,6 +43,9 @@ app = faust.App(
     web_port=settings.web_port,
     loghandlers=log_handlers(settings.log_format),
     producer_acks=-1,
+    producer_max_batch_size=settings.producer_max_batch_size,
+    broker_session_timeout=settings.session_timeout,
+    **({"broker_client_id": settings.client_id} if settings.client_id else {}),
     consumer_auto_offset_reset="earliest",
 )
 
@@ -49,8 +56,9 @@ recommendations_topic = app.topic(settings.recommendations_topic, key_type=bytes
 dlq_topic = app.topic(settings.dlq_topic, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw", partitions=settings.partitions)
 
-user_states = app.Table("user-states", key_type=bytes, value_type=bytes, partitions=settings.partitions,
-                        default=None)
+user_states: ConfirmedTable = app.tables.add(ConfirmedTable(  # app.Table, with awaitable changelog sends
+    app, name="user-states", key_type=bytes, value_type=bytes, partitions=settings.partitions, default=None,
+    beacon=app.tables.beacon))
 """str(user_id) bytes (the message key) → UserState bytes; raw codecs; changelog-backed."""
 
 
@@ -131,18 +139,33 @@ async def process_swipes(stream: faust.StreamT) -> None:
             user_states[str(uid).encode()] = state.to_bytes()
         t1 = time.perf_counter()
         metrics.UPDATE_SECONDS.observe(t1 - t0)
-        # send_soon: into the producer's buffer without a round trip per message
+        # send_soon: into the producer's buffer without a round trip per message; then one
+        # wait for the broker's acks of the whole batch's output before it may be acked
+        sent = user_states.take_in_flight()
         for i, dead in result.dead_letters:
-            dlq_topic.send_soon(key=events[i].key, value=dead.to_bytes())
+            sent.append(dlq_topic.send_soon(key=events[i].key, value=dead.to_bytes()))
             log.warning("dead-lettered %s[%d]@%d: %s", dead.source_topic, dead.source_partition,
                         dead.source_offset, dead.error)
         for rl in result.lists:
-            recommendations_topic.send_soon(key=str(rl.user_id).encode(), value=rl.to_bytes())
+            sent.append(recommendations_topic.send_soon(key=str(rl.user_id).encode(), value=rl.to_bytes()))
+        try:
+            await delivered(sent, settings.delivery_timeout)
+        except DeliveryError as exc:
+            fail_stop(exc)
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - t1)
         metrics.EVENTS.labels("applied").inc(result.applied)
         metrics.EVENTS.labels("duplicate").inc(result.duplicates)
         metrics.EVENTS.labels("dead_lettered").inc(len(result.dead_letters))
         metrics.BATCH_SIZE.observe(len(events))
+
+
+def fail_stop(exc: Exception) -> NoReturn:
+    """Exit at once, without acking the batch: leaving the ``take_events`` loop (return,
+    raise or cancellation) would ack it and a graceful stop would commit it, with its
+    output not durable. The supervisor restarts the worker and the batch is redelivered."""
+    log.critical("exiting: this batch's output is not durable: %s", exc)
+    logging.shutdown()
+    os._exit(EXIT_NOT_DURABLE)
 
 
 @app.page("/metrics")

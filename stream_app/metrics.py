@@ -10,7 +10,8 @@ EVENTS = Counter("movierec_swipes_total", "Swipe events by outcome", ["outcome"]
 """outcome: applied, duplicate, dead_lettered."""
 UPDATE_SECONDS = Histogram("movierec_update_seconds", "Seconds to apply a batch and rank its users",
                            buckets=_LATENCY_BUCKETS, registry=REGISTRY)
-PUBLISH_SECONDS = Histogram("movierec_publish_seconds", "Seconds to publish a batch's lists and dead letters",
+PUBLISH_SECONDS = Histogram("movierec_publish_seconds",
+                            "Seconds until the broker acknowledged a batch's state changes, lists and dead letters",
                             buckets=_LATENCY_BUCKETS, registry=REGISTRY)
 BATCH_SIZE = Histogram("movierec_batch_size", "Swipes per processed batch",
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY)

@@ -62,6 +62,17 @@ class StreamSettings(BaseSettings):
     """At most this many swipes are processed (and scored) together."""
     batch_within: float = Field(0.01, gt=0)
     """Seconds to wait for a batch to fill before processing what arrived."""
+    delivery_timeout: float = Field(60.0, gt=0)
+    """Seconds to wait for the broker to acknowledge a batch's output; past it the worker
+    stops (the batch is not committed, so it is processed again after a restart)."""
+    client_id: str | None = None
+    """Kafka client id of the worker's consumer and producer (e.g. for broker quotas);
+    None: faust's default."""
+    session_timeout: float = Field(60.0, ge=6.0)
+    """Seconds without a heartbeat after which the broker drops a worker from the group
+    (a restarted worker waits this long for a killed one's partitions)."""
+    producer_max_batch_size: int = Field(16384, ge=1)
+    """Upper bound in bytes of one producer batch per partition."""
     challenger_share: float = Field(0.5, ge=0.0, le=1.0)
     """Share of users (by a hash of user_id) served by the challenger while one is set."""
     cold_start_swipes: int = Field(3, ge=1)

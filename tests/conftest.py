@@ -96,6 +96,31 @@ def topic_factory(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
 ML_SMALL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"
 
 
+@pytest.fixture
+def producer_quota(kafka_bootstrap: str) -> Iterator[Callable[[str, int], None]]:
+    """``throttle(client_id, bytes_per_s)``: a broker quota on that client's produce rate
+    (Kafka's own ConfigCommand from the broker's jars), removed afterwards."""
+    import subprocess
+
+    throttled: list[str] = []
+
+    def config(client_id: str, change: list[str]) -> None:
+        java = shutil.which("java")
+        assert java is not None, "java is needed to set a broker quota"
+        cmd = [java, "-cp", f"{local_kafka.fetch()}/*", "kafka.admin.ConfigCommand", "--bootstrap-server",
+               kafka_bootstrap, "--alter", *change, "--entity-type", "clients", "--entity-name", client_id]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def throttle(client_id: str, bytes_per_s: int) -> None:
+        config(client_id, ["--add-config", f"producer_byte_rate={bytes_per_s}"])
+        throttled.append(client_id)
+
+    yield throttle
+    for client_id in throttled:
+        config(client_id, ["--delete-config", "producer_byte_rate"])
+
+
 @pytest.fixture(scope="session")
 def ml_small() -> Path:
     """Real MovieLens (ml-latest-small) from ../shared/data; the suite needs it."""

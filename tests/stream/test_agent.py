@@ -1,11 +1,14 @@
 """The Faust agent through ``test_context()`` with the in-memory store (no broker)."""
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from unittest.mock import MagicMock, patch
 
+import faust
 import pytest
 
 os.environ.setdefault("MOVIEREC_STORE", "memory://")
@@ -30,11 +33,22 @@ def faust_app(small_artifacts: Path):
     worker.model.set(None)
 
 
+def sent() -> MagicMock:
+    """A stand-in for ``Topic.send_soon`` whose sends the broker has already acknowledged."""
+
+    def send_soon(**_: object) -> asyncio.Future[None]:
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
+
+    return MagicMock(side_effect=send_soon)
+
+
 @pytest.mark.asyncio
 async def test_agent_publishes_lists_and_dead_letters(faust_app) -> None:
     good = SwipeEvent(user_id=3, movie_id=260, preference=4, occurred_at=datetime.now(timezone.utc))
-    with patch.object(faust_app.recommendations_topic, "send_soon", new=MagicMock()) as recs, \
-            patch.object(faust_app.dlq_topic, "send_soon", new=MagicMock()) as dlq:
+    with patch.object(faust_app.recommendations_topic, "send_soon", new=sent()) as recs, \
+            patch.object(faust_app.dlq_topic, "send_soon", new=sent()) as dlq:
         async with faust_app.process_swipes.test_context() as agent:
             await agent.put(good.to_bytes(), key=b"3")
             await agent.put(b"garbage", key=b"3")
@@ -43,3 +57,51 @@ async def test_agent_publishes_lists_and_dead_letters(faust_app) -> None:
     assert [rl.cause_event_id for rl in lists] == [good.event_id]
     assert 260 not in {it.movie_id for it in lists[0].items}
     assert len(letters) == 1 and letters[0].raw == b"garbage" and "invalid SwipeEvent" in letters[0].error
+
+
+async def _until(condition, timeout_s: float = 5.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+class _Sent(asyncio.Future):
+    """An unacknowledged send (``FutureMessage`` stand-in: the table reads its partition)."""
+
+    message = SimpleNamespace(partition=0)
+
+
+@pytest.mark.asyncio
+async def test_a_batch_is_acked_only_once_the_broker_acknowledged_its_output(faust_app) -> None:
+    """Faust commits acked offsets: acking before the state change and the list are on the
+    broker would let a crash lose them (stream_app/delivery.py)."""
+    unacknowledged: list[asyncio.Future[None]] = []
+    acked: list[object] = []
+    real_ack = faust.Stream.ack
+
+    def send(*_: object, **__: object) -> asyncio.Future[None]:
+        unacknowledged.append(_Sent())
+        return unacknowledged[-1]
+
+    async def ack(stream: faust.Stream, event: object) -> bool:  # take_events acks a batch through this
+        acked.append(event)
+        return await real_ack(stream, event)
+
+    good = SwipeEvent(user_id=5, movie_id=1, preference=3, occurred_at=datetime.now(timezone.utc))
+    with patch.object(faust_app.recommendations_topic, "send_soon", new=MagicMock(side_effect=send)), \
+            patch.object(faust.Table, "send_changelog", new=MagicMock(side_effect=send)), \
+            patch.object(faust.Stream, "ack", new=ack):
+        async with faust_app.process_swipes.test_context() as agent:
+            event = await agent.put(good.to_bytes(), key=b"5", wait=False)
+            assert await _until(lambda: len(unacknowledged) == 2), "no state change and list sent"
+            await asyncio.sleep(0.1)
+            assert acked == []
+            unacknowledged[0].set_result(None)
+            await asyncio.sleep(0.1)
+            assert acked == []  # one of two acknowledged is not enough
+            unacknowledged[1].set_result(None)
+            assert await _until(lambda: bool(acked)), "the batch was never acked"
+            assert acked == [event]

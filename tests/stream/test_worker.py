@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from offline.artifacts import load_version
 from offline.recommender import Recommender
@@ -147,11 +147,38 @@ def test_bad_events_reach_the_dlq_and_good_ones_around_them_are_processed(kafka_
     assert worker.running
 
 
+def _committed_everything(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
+    """Has ``group`` committed every partition of ``topic`` up to its end?"""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+    finally:
+        consumer.close()
+    return all(committed[p] == ends[p] for p in range(partitions))
+
+
+@pytest.mark.parametrize("kill_when", ["mid_burst", "lists_out", "offsets_committed"])
 def test_sigkill_and_restart_keeps_state_and_applies_no_event_twice(
-    kafka_bootstrap, worker_factory, small_artifacts, tmp_path
+    kafka_bootstrap, worker_factory, small_artifacts, producer_quota, tmp_path, kill_when
 ) -> None:
-    """Additive updates are not idempotent, so a twice-applied swipe would change the lists."""
-    worker = worker_factory(strategy="additive")
+    """SIGKILL at three moments of an 18-swipe burst, then a restart on an empty data dir:
+    every user's final list must equal an exactly-once replay of their swipes (additive
+    updates are not idempotent, so a swipe applied twice or lost changes the lists).
+
+    - ``mid_burst``: right after the burst is sent, while the worker processes it;
+    - ``lists_out``: as soon as the burst's lists are out, typically before Faust commits
+      the offsets: the restarted worker gets the events again, from a state that holds them;
+    - ``offsets_committed``: as soon as the burst's offsets are committed, with the worker's
+      producer throttled by a broker quota so its sends are slow: a committed offset must
+      mean durable state (Faust's own flush before a commit can return with sends pending).
+    """
+    client_id = f"sigkill-{uuid.uuid4().hex[:8]}"
+    throttled = kill_when == "offsets_committed"
+    # throttled: one event per batch and one message per producer batch, many slow sends
+    worker = worker_factory(strategy="additive", session_timeout=10, client_id=client_id,
+                            **({"batch_size": 1, "producer_max_batch_size": 512} if throttled else {}))
     users = [NEW_USER + 100 + i for i in range(4)] + [1, 2]
     t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
     movies = [1, 2, 260, 296, 318, 356, 480, 527, 589, 593, 1196, 1210, 2571, 2959]
@@ -159,28 +186,34 @@ def test_sigkill_and_restart_keeps_state_and_applies_no_event_twice(
               for i in range(6) for j, u in enumerate(users)]
     first, second = events[:24], events[24:]
     send_and_wait(kafka_bootstrap, worker, first[:6])
+    if throttled:
+        producer_quota(client_id, 1024)
     with SwipeProducer(kafka_bootstrap, worker.env["SWIPES_TOPIC"]) as producer:
         for e in first[6:]:
             producer.send(e)
-    # Kill as soon as the burst is processed (its lists are out): within Faust's commit
-    # interval, so the offsets are typically not committed yet and the restarted worker gets
-    # these events again, from a state that already holds them.
-    burst = {e.event_id for e in first[6:]}
-    lists: list[RecommendationList] = []
-    with RecommendationConsumer(kafka_bootstrap, worker.env["RECOMMENDATIONS_TOPIC"]) as consumer:
-        deadline = time.monotonic() + 60
-        while not burst <= {rl.cause_event_id for rl in lists} | _merged(first[6:], lists):
-            assert time.monotonic() < deadline, "the burst was not processed within 60 s"
-            if (rl := consumer.poll(0.2)) is not None:
-                lists.append(rl)
+    deadline = time.monotonic() + 90
+    if kill_when == "lists_out":
+        burst = {e.event_id for e in first[6:]}
+        lists: list[RecommendationList] = []
+        with RecommendationConsumer(kafka_bootstrap, worker.env["RECOMMENDATIONS_TOPIC"]) as consumer:
+            while not burst <= {rl.cause_event_id for rl in lists} | _merged(first[6:], lists):
+                assert time.monotonic() < deadline, "the burst was not processed within 90 s"
+                if (rl := consumer.poll(0.2)) is not None:
+                    lists.append(rl)
+    elif kill_when == "offsets_committed":
+        while not _committed_everything(kafka_bootstrap, worker.env["APP_ID"], worker.env["SWIPES_TOPIC"],
+                                        int(worker.env["PARTITIONS"])):
+            assert time.monotonic() < deadline, "the burst was not committed within 90 s"
+            time.sleep(0.05)
     worker.kill()
     # a fresh data dir: the state must come back from the changelog topic, not local RocksDB
-    restarted = WorkerProcess({**worker.env, "DATA_DIR": str(tmp_path / "faust-2")}, tmp_path / "worker2.log").start()
+    env = {k: v for k, v in worker.env.items() if k != "CLIENT_ID"} | {"DATA_DIR": str(tmp_path / "faust-2")}
+    restarted = WorkerProcess(env, tmp_path / "worker2.log").start()
     try:
         with SwipeProducer(kafka_bootstrap, worker.env["SWIPES_TOPIC"]) as producer:
             for e in first[:12]:  # redeliveries: the same event ids again
                 producer.send(e)
-        lists = send_and_wait(kafka_bootstrap, restarted, second)
+        lists_by_cause = send_and_wait(kafka_bootstrap, restarted, second)
     finally:
         restarted.stop()
     expected = Recommender.from_artifact(load_version(small_artifacts), strategy="additive", history="all",
@@ -189,6 +222,6 @@ def test_sigkill_and_restart_keeps_state_and_applies_no_event_twice(
         expected.update_user(e.user_id, e.movie_id, e.signed_preference, e.occurred_at.timestamp())
     for u in users:
         last = [e for e in second if e.user_id == u][-1]
-        got = [it.movie_id for it in lists[last.event_id].items]
+        got = [it.movie_id for it in lists_by_cause[last.event_id].items]
         want = [m for m, _ in expected.get_top_n(u, 20)]
         assert got == want, f"user {u}: state lost or an event applied twice"
