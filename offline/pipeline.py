@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
@@ -161,11 +162,13 @@ def release_arrow_memory() -> None:
 
 def run_pipeline(
     data: Path, artifacts: Path, config: PipelineConfig | None = None, show_progress: bool = True,
-    update_pointer: bool = True,
+    update_pointer: bool = True, provenance: Mapping[str, Any] | None = None,
 ) -> PipelineResult:
     """Run every stage and write ``artifacts/<version>/``; return what was written.
 
     ``update_pointer=False`` leaves ``LATEST`` where it is (a challenger, see ``offline.retrain``).
+    ``provenance`` overrides or adds to ``model_info.json``'s ``data`` entry (by default the
+    path read), e.g. where a temporary folder's data came from.
     """
     config = config or PipelineConfig()
     stages = StageLog()
@@ -207,6 +210,7 @@ def run_pipeline(
             "fingerprint_sha256": fingerprint,
             "ratings_report": ds.ratings_report.as_dict(),
             "movies_report": ds.movies_report.as_dict(),
+            **(provenance or {}),
         },
         "config": config.model_dump(mode="json"),
         "counts": {

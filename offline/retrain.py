@@ -2,7 +2,7 @@
 
 ``retrain`` does, in order:
 
-1. **combine**: MovieLens ratings + history rows (``stream_app.history_sink``: user_id,
+1. **combine**: MovieLens ratings + history rows (``offline.data.history``: user_id,
    movie_id, rating, timestamp) into one frame; a (user, movie) pair in both keeps the row
    with the latest timestamp (the history's on a tie), written with the movies file to a
    temporary folder as ``ratings.parquet`` + ``movies.parquet``;
@@ -35,13 +35,13 @@ import pandas as pd
 
 from offline.artifacts import ArtifactVersion, load_version
 from offline.config import PipelineConfig
+from offline.data.history import read_history
 from offline.data.loaders import load_dataset
 from offline.matrix import IdMap, interaction_matrix
 from offline.metrics import accuracy_per_user
 from offline.pipeline import run_pipeline
 from offline.registry import load_aliases, promote
 from offline.scoring import recommend
-from stream_app.history_sink import read_history
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,10 @@ def retrain(data: Path, history_dir: Path, artifacts: Path, config: PipelineConf
         n_history, n_combined = write_training_data(Path(data), Path(history_dir), Path(tmp))
         if n_history == 0:
             log.warning("no swipe history under %s: retraining on %s alone", history_dir, data)
-        result = run_pipeline(Path(tmp), root, config, show_progress=show_progress, update_pointer=False)
+        provenance = {"path": str(data), "history": str(history_dir), "history_swipes": n_history,
+                      "combined_ratings": n_combined}  # not the temporary folder
+        result = run_pipeline(Path(tmp), root, config, show_progress=show_progress, update_pointer=False,
+                              provenance=provenance)
     version = result.version
     promote(root, version, "challenger", by=by, why=f"retrain on {data} + {n_history} swipes from {history_dir}")
     new_score, old_score = compare_versions(root, version, champion, k, unknown_users,

@@ -21,7 +21,7 @@ from stream_app.logging_setup import log_handlers
 from stream_app.processing import Incoming, process_batch
 from stream_app.settings import StreamSettings
 from stream_app.control import ModelWatcher
-from stream_app.delivery import ConfirmedTable, DeliveryError, delivered
+from stream_app.delivery import AckAfterDelivery, ConfirmedTable, DeliveryError
 from stream_app.model_holder import ModelHolder
 from stream_app.user_state import UserState
 
@@ -110,7 +110,10 @@ async def watch_models() -> None:
 async def process_swipes(stream: faust.StreamT) -> None:
     """Batches of swipes → states → lists; bad events → DLQ; never stops on bad input."""
     await model_ready.wait()
-    async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+    acks = AckAfterDelivery(stream.ack, settings.delivery_timeout, settings.batches_in_flight, fail_stop,
+                            metrics.PUBLISH_SECONDS.observe)
+    # noack_take: a batch is acked (and so committable) only once its output is on the broker
+    async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
         t0 = time.perf_counter()
         messages = [Incoming(e.value, e.message.topic, e.message.partition, e.message.offset, e.key)
                     for e in events]
@@ -139,8 +142,8 @@ async def process_swipes(stream: faust.StreamT) -> None:
             user_states[str(uid).encode()] = state.to_bytes()
         t1 = time.perf_counter()
         metrics.UPDATE_SECONDS.observe(t1 - t0)
-        # send_soon: into the producer's buffer without a round trip per message; then one
-        # wait for the broker's acks of the whole batch's output before it may be acked
+        # send_soon: into the producer's buffer without a round trip per message; the batch
+        # is acked in the background once the broker acknowledged all of its output
         sent = user_states.take_in_flight()
         for i, dead in result.dead_letters:
             sent.append(dlq_topic.send_soon(key=events[i].key, value=dead.to_bytes()))
@@ -148,21 +151,17 @@ async def process_swipes(stream: faust.StreamT) -> None:
                         dead.source_offset, dead.error)
         for rl in result.lists:
             sent.append(recommendations_topic.send_soon(key=str(rl.user_id).encode(), value=rl.to_bytes()))
-        try:
-            await delivered(sent, settings.delivery_timeout)
-        except DeliveryError as exc:
-            fail_stop(exc)
-        metrics.PUBLISH_SECONDS.observe(time.perf_counter() - t1)
+        await acks.submit(events, sent, t1)
         metrics.EVENTS.labels("applied").inc(result.applied)
         metrics.EVENTS.labels("duplicate").inc(result.duplicates)
         metrics.EVENTS.labels("dead_lettered").inc(len(result.dead_letters))
         metrics.BATCH_SIZE.observe(len(events))
 
 
-def fail_stop(exc: Exception) -> NoReturn:
-    """Exit at once, without acking the batch: leaving the ``take_events`` loop (return,
-    raise or cancellation) would ack it and a graceful stop would commit it, with its
-    output not durable. The supervisor restarts the worker and the batch is redelivered."""
+def fail_stop(exc: DeliveryError) -> NoReturn:
+    """Exit at once: a batch's output did not reach the broker, and the worker cannot tell
+    which of its later batches' sends will. Nothing unacknowledged is committed; the
+    supervisor restarts the worker and the unacked batches are processed again."""
     log.critical("exiting: this batch's output is not durable: %s", exc)
     logging.shutdown()
     os._exit(EXIT_NOT_DURABLE)

@@ -8,12 +8,14 @@ changelog writes still sit in the buffer, and a crash then loses that state for 
 (the events are never redelivered). So the agent awaits the broker's acknowledgement
 (``acks=all``) of its own changelog writes, lists and dead letters before ``take_events``
 may ack the batch: a committed offset always implies durable state and published lists.
+``AckAfterDelivery`` does that without holding up the next batch.
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, NoReturn
 
 import faust
 from faust.types import FutureMessage
@@ -63,3 +65,42 @@ async def delivered(futures: Iterable[asyncio.Future[Any]], timeout_s: float) ->
     if pending:
         raise DeliveryError(f"{len(pending)} of {len(sent)} messages not acknowledged within {timeout_s} s")
     return len(sent)
+
+
+class AckAfterDelivery:
+    """Acks each batch's events once the broker acknowledged the batch's output, in the
+    background: the agent goes on to the next batch meanwhile (its state reads come from
+    the local store, already written). At most ``max_in_flight`` batches wait at a time.
+
+    Out-of-order acks are safe: Faust commits a partition only up to its first unacked offset.
+    """
+
+    def __init__(self, ack: Callable[[Any], Awaitable[Any]], timeout_s: float, max_in_flight: int,
+                 on_failure: Callable[[DeliveryError], NoReturn],
+                 observe_seconds: Callable[[float], None] = lambda _: None) -> None:
+        self._ack, self._timeout_s, self._max = ack, timeout_s, max_in_flight
+        self._on_failure, self._observe = on_failure, observe_seconds
+        self._waiting: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        """Batches processed but not yet acked."""
+        return len(self._waiting)
+
+    async def submit(self, events: Sequence[Any], sent: list[asyncio.Future[Any]], started: float) -> None:
+        """Ack ``events`` once every future of ``sent`` is done (``started``: perf_counter
+        when their sending began); first waits while ``max_in_flight`` batches are waiting."""
+        while len(self._waiting) >= self._max:
+            await asyncio.wait(self._waiting, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.ensure_future(self._ack_when_delivered(list(events), sent, started))
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+
+    async def _ack_when_delivered(self, events: list[Any], sent: list[asyncio.Future[Any]], started: float) -> None:
+        try:
+            await delivered(sent, self._timeout_s)
+        except DeliveryError as exc:
+            self._on_failure(exc)
+        self._observe(time.perf_counter() - started)
+        for event in events:
+            await self._ack(event)

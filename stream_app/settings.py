@@ -65,6 +65,9 @@ class StreamSettings(BaseSettings):
     delivery_timeout: float = Field(60.0, gt=0)
     """Seconds to wait for the broker to acknowledge a batch's output; past it the worker
     stops (the batch is not committed, so it is processed again after a restart)."""
+    batches_in_flight: int = Field(4, ge=1)
+    """Processed batches that may await the broker's acknowledgement at once (the worker
+    goes on with the next batch meanwhile)."""
     client_id: str | None = None
     """Kafka client id of the worker's consumer and producer (e.g. for broker quotas);
     None: faust's default."""

@@ -95,6 +95,8 @@ def test_retrain_registers_a_challenger_and_leaves_latest(synth_data: Path, cham
     assert aliases.champion is not None and aliases.champion.version == champion and not result.promoted
     assert result.champion == champion and result.history_rows == 802
     new = load_version(root, result.challenger)
+    data = new.info["data"]  # where the data came from, not the temporary folder it was combined in
+    assert (data["path"], data["history"], data["history_swipes"]) == (str(synth_data), str(history), 802)
     assert set(NEW_USERS) <= set(new.arrays["user_ids"].tolist())
     swipes_in_test = new.tables["test"]["user_id"].isin(NEW_USERS).sum()
     assert swipes_in_test >= len(NEW_USERS)  # the newest period holds the swipes

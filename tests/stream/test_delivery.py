@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import NoReturn
 
 import pytest
 
-from stream_app.delivery import DeliveryError, delivered
+from stream_app.delivery import AckAfterDelivery, DeliveryError, delivered
 
 
 def acked(loop: asyncio.AbstractEventLoop, value: object = None) -> asyncio.Future[object]:
@@ -44,3 +45,64 @@ async def test_an_unacknowledged_send_times_out() -> None:
     loop = asyncio.get_running_loop()
     with pytest.raises(DeliveryError, match="1 of 2 messages not acknowledged within 0.05 s"):
         await delivered([acked(loop), loop.create_future()], timeout_s=0.05)
+
+
+def _fail(exc: DeliveryError) -> NoReturn:
+    raise SystemExit(f"fail-stop: {exc}")
+
+
+@pytest.mark.asyncio
+async def test_batches_are_acked_once_delivered_while_the_next_goes_on() -> None:
+    loop = asyncio.get_running_loop()
+    acked: list[str] = []
+
+    async def ack(event: str) -> None:
+        acked.append(event)
+
+    acks = AckAfterDelivery(ack, timeout_s=5, max_in_flight=4, on_failure=_fail)
+    first, second = loop.create_future(), loop.create_future()
+    await acks.submit(["a1", "a2"], [first], 0.0)
+    await acks.submit(["b1"], [second], 0.0)  # does not wait for the first batch
+    assert acks.in_flight == 2 and acked == []
+    second.set_result(None)
+    await asyncio.sleep(0.01)
+    assert acked == ["b1"]  # out of order is fine: Faust commits up to the first unacked offset
+    first.set_result(None)
+    await asyncio.sleep(0.01)
+    assert acked == ["b1", "a1", "a2"] and acks.in_flight == 0
+
+
+@pytest.mark.asyncio
+async def test_at_most_max_in_flight_batches_wait() -> None:
+    loop = asyncio.get_running_loop()
+
+    async def ack(event: str) -> None:
+        pass
+
+    acks = AckAfterDelivery(ack, timeout_s=5, max_in_flight=1, on_failure=_fail)
+    first = loop.create_future()
+    await acks.submit(["a"], [first], 0.0)
+    blocked = asyncio.ensure_future(acks.submit(["b"], [acked(loop)], 0.0))
+    await asyncio.sleep(0.02)
+    assert not blocked.done()
+    first.set_result(None)
+    await asyncio.wait_for(blocked, 1)
+
+
+@pytest.mark.asyncio
+async def test_an_undelivered_batch_is_never_acked() -> None:
+    loop = asyncio.get_running_loop()
+    acked_events: list[str] = []
+    failures: list[DeliveryError] = []
+
+    async def ack(event: str) -> None:
+        acked_events.append(event)
+
+    def fail(exc: DeliveryError) -> NoReturn:
+        failures.append(exc)
+        raise asyncio.CancelledError  # stands in for the process exiting
+
+    acks = AckAfterDelivery(ack, timeout_s=0.02, max_in_flight=2, on_failure=fail)
+    await acks.submit(["a"], [loop.create_future()], 0.0)
+    await asyncio.sleep(0.1)
+    assert acked_events == [] and len(failures) == 1 and "not acknowledged" in str(failures[0])

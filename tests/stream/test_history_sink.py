@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from offline.preference import bucket_to_preference, rating_to_bucket
 from schemas.events import SwipeEvent
 from stream_app.clients import SwipeProducer
-from stream_app.history_sink import RATING_OF_BUCKET, SCHEMA, HistorySink, SinkStats, part_name, read_history
+from offline.data.history import RATING_OF_BUCKET, SCHEMA, read_history
+from stream_app.history_sink import HistorySink, SinkStats, part_name
 
 
 def _run_until(sink: HistorySink, messages: int, timeout: float = 20.0) -> SinkStats:
