@@ -10,15 +10,18 @@ import logging
 import os
 import sys
 import time
+import weakref
 from typing import NoReturn
 
 import faust
+import faust.streams as faust_streams
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from threadpoolctl import threadpool_limits
 
 from stream_app import metrics
 from stream_app.logging_setup import log_handlers
 from stream_app.processing import Incoming, process_batch
+from stream_app.rewind import rewind_after_recovery
 from stream_app.settings import StreamSettings
 from stream_app.control import ModelWatcher
 from stream_app.delivery import AckAfterDelivery, ConfirmedTable, DeliveryError
@@ -60,6 +63,12 @@ user_states: ConfirmedTable = app.tables.add(ConfirmedTable(  # app.Table, with 
     app, name="user-states", key_type=bytes, value_type=bytes, partitions=settings.partitions, default=None,
     beacon=app.tables.beacon))
 """str(user_id) bytes (the message key) → UserState bytes; raw codecs; changelog-backed."""
+
+
+@app.on_worker_init.connect
+def _rewind_swipes_after_recovery(sender: faust.App, **_: object) -> None:
+    """Re-read swipes skipped while tables recovered (stream_app/rewind.py)."""
+    rewind_after_recovery(sender.consumer, {settings.swipes_topic})
 
 
 model = ModelHolder(settings)
@@ -106,6 +115,18 @@ async def watch_models() -> None:
         log.info("now serving %s as %s (%s by %s)", ann.version, ann.alias, ann.action, ann.by or "?")
 
 
+def in_partition_of(event: faust.types.EventT) -> None:
+    """Point table reads and writes at ``event``'s partition for the rest of this task.
+
+    Tables find their partition through ``faust.current_event()``, a ContextVar; this sets
+    only that. Not ``stream._set_current_event``: it also replaces ``stream.current_event``,
+    which the take buffer reads for each message that arrives while a batch is processed,
+    so such a message was swapped for a stale event of the batch and never processed (the
+    SIGKILL test found it: a restarted worker's backlog lost its later swipes).
+    """
+    faust_streams._current_event.set(weakref.ref(event))
+
+
 @app.agent(swipes_topic)
 async def process_swipes(stream: faust.StreamT) -> None:
     """Batches of swipes → states → lists; bad events → DLQ; never stops on bad input."""
@@ -133,12 +154,12 @@ async def process_swipes(stream: faust.StreamT) -> None:
 
         def load_in_partition(uid: int) -> UserState | None:
             if uid in by_user:
-                stream._set_current_event(by_user[uid])
+                in_partition_of(by_user[uid])
             return load(uid)
 
         result = process_batch(model.for_user, messages, load_in_partition, settings.top_n)
         for uid, state in result.states.items():
-            stream._set_current_event(events[result.last_message[uid]])
+            in_partition_of(events[result.last_message[uid]])
             user_states[str(uid).encode()] = state.to_bytes()
         t1 = time.perf_counter()
         metrics.UPDATE_SECONDS.observe(t1 - t0)

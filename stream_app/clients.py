@@ -36,8 +36,11 @@ class SwipeProducer:
     def __init__(self, bootstrap_servers: str, topic: str = SWIPES, *,
                  config: Mapping[str, Any] | None = None) -> None:
         self.topic = topic
+        # murmur2_random: the Java client's key hash, as faust/aiokafka use for POST /swipes
+        # and table routing (librdkafka's default, CRC32, would put a user elsewhere)
         conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True,
-                                "acks": "all", "linger.ms": 5, "client.id": "movierec-swipes", "logger": log}
+                                "acks": "all", "linger.ms": 5, "client.id": "movierec-swipes", "logger": log,
+                                "partitioner": "murmur2_random"}
         self._producer = Producer({**conf, **(config or {})})
         self._failed: list[str] = []
 

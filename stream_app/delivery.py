@@ -72,7 +72,11 @@ class AckAfterDelivery:
     background: the agent goes on to the next batch meanwhile (its state reads come from
     the local store, already written). At most ``max_in_flight`` batches wait at a time.
 
-    Out-of-order acks are safe: Faust commits a partition only up to its first unacked offset.
+    Batches are acked in the order they were submitted, even when a later one is delivered
+    first: Faust commits a partition up to the end of the first run of consecutive acked
+    offsets and does not check that the run starts at the committed offset (not at all
+    before a partition's first commit), so acking a later batch first would commit past
+    an earlier one that is not yet durable.
     """
 
     def __init__(self, ack: Callable[[Any], Awaitable[Any]], timeout_s: float, max_in_flight: int,
@@ -81,6 +85,7 @@ class AckAfterDelivery:
         self._ack, self._timeout_s, self._max = ack, timeout_s, max_in_flight
         self._on_failure, self._observe = on_failure, observe_seconds
         self._waiting: set[asyncio.Task[None]] = set()
+        self._last: asyncio.Task[None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -88,19 +93,24 @@ class AckAfterDelivery:
         return len(self._waiting)
 
     async def submit(self, events: Sequence[Any], sent: list[asyncio.Future[Any]], started: float) -> None:
-        """Ack ``events`` once every future of ``sent`` is done (``started``: perf_counter
-        when their sending began); first waits while ``max_in_flight`` batches are waiting."""
+        """Ack ``events`` once every future of ``sent`` is done and every batch submitted
+        before is acked (``started``: perf_counter when the sending began); first waits
+        while ``max_in_flight`` batches are waiting."""
         while len(self._waiting) >= self._max:
             await asyncio.wait(self._waiting, return_when=asyncio.FIRST_COMPLETED)
-        task = asyncio.ensure_future(self._ack_when_delivered(list(events), sent, started))
+        task = asyncio.ensure_future(self._ack_when_delivered(list(events), sent, started, self._last))
         self._waiting.add(task)
         task.add_done_callback(self._waiting.discard)
+        self._last = task
 
-    async def _ack_when_delivered(self, events: list[Any], sent: list[asyncio.Future[Any]], started: float) -> None:
+    async def _ack_when_delivered(self, events: list[Any], sent: list[asyncio.Future[Any]], started: float,
+                                  previous: asyncio.Task[None] | None) -> None:
         try:
             await delivered(sent, self._timeout_s)
         except DeliveryError as exc:
             self._on_failure(exc)
         self._observe(time.perf_counter() - started)
+        if previous is not None:
+            await previous  # the batch before is acked first (see the class docstring)
         for event in events:
             await self._ack(event)

@@ -66,6 +66,21 @@ def test_swipes_arrive_keyed_by_user_as_json(kafka_bootstrap: str, topic_factory
     assert len(user7) == 1  # one user, one partition
 
 
+def test_swipes_land_in_the_partition_faust_computes_for_the_key(kafka_bootstrap: str,
+                                                                 topic_factory: Callable[..., str]) -> None:
+    """The worker's POST /swipes (aiokafka) and table routing hash keys with Java's murmur2:
+    the app's producer must too, or one user's swipes and state split across partitions."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    topic = topic_factory("swipes", partitions=4)
+    with SwipeProducer(kafka_bootstrap, topic) as producer:
+        for user in range(60):
+            producer.send(user_id=user, movie_id=1, preference=3)
+    got = {int(m.key()): m.partition() for m in _read_all(kafka_bootstrap, topic, 60)}
+    want = {u: DefaultPartitioner()(str(u).encode(), [0, 1, 2, 3], [0, 1, 2, 3]) for u in range(60)}
+    assert len(got) == 60 and got == want
+
+
 def test_invalid_swipes_are_refused_before_sending(kafka_bootstrap: str) -> None:
     with SwipeProducer(kafka_bootstrap, f"never-{uuid.uuid4().hex[:8]}") as producer:
         with pytest.raises(ValidationError):

@@ -159,6 +159,43 @@ def _committed_everything(bootstrap: str, group: str, topic: str, partitions: in
     return all(committed[p] == ends[p] for p in range(partitions))
 
 
+def _read_all(bootstrap: str, topic: str, partitions: int) -> list:
+    """Every message of ``topic`` (all partitions, from the start)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"diag-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    try:
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        out, deadline = [], time.monotonic() + 20
+        while sum(ends.values()) > len(out) and time.monotonic() < deadline:
+            if (m := consumer.poll(0.5)) is not None and m.error() is None:
+                out.append(m)
+        return out
+    finally:
+        consumer.close()
+
+
+def _diagnosis(bootstrap: str, env: dict[str, str], events: list[SwipeEvent]) -> str:
+    """Swipes by offset, committed offsets and the changelog's states: what a failure needs."""
+    from stream_app.user_state import UserState
+
+    parts, name = int(env["PARTITIONS"]), {e.event_id.hex: f"e{i}" for i, e in enumerate(events)}
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": env["APP_ID"], "enable.auto.commit": False})
+    try:
+        committed = consumer.committed([TopicPartition(env["SWIPES_TOPIC"], p) for p in range(parts)], timeout=10)
+    finally:
+        consumer.close()
+    lines = ["committed: " + ", ".join(f"p{tp.partition}@{tp.offset}" for tp in committed)]
+    for m in _read_all(bootstrap, env["SWIPES_TOPIC"], parts):
+        e = SwipeEvent.from_bytes(m.value())
+        lines.append(f"swipe p{m.partition()}@{m.offset()} user {e.user_id} {name.get(e.event_id.hex, '?')}")
+    for m in _read_all(bootstrap, f"{env['APP_ID']}-user-states-changelog", parts):
+        st = UserState.from_bytes(m.value())
+        lines.append(f"state p{m.partition()}@{m.offset()} key {m.key()!r} ids "
+                     + " ".join(name.get(i, "?") for i in st.event_ids))
+    return "\n".join(lines)
+
+
 @pytest.mark.parametrize("kill_when", ["mid_burst", "lists_out", "offsets_committed"])
 def test_sigkill_and_restart_keeps_state_and_applies_no_event_twice(
     kafka_bootstrap, worker_factory, small_artifacts, producer_quota, tmp_path, kill_when
@@ -220,8 +257,13 @@ def test_sigkill_and_restart_keeps_state_and_applies_no_event_twice(
                                          additive=AdditiveParams(0.1, 30 * 86400.0, 3.0))
     for e in events:
         expected.update_user(e.user_id, e.movie_id, e.signed_preference, e.occurred_at.timestamp())
+    wrong = []
     for u in users:
         last = [e for e in second if e.user_id == u][-1]
         got = [it.movie_id for it in lists_by_cause[last.event_id].items]
-        want = [m for m, _ in expected.get_top_n(u, 20)]
-        assert got == want, f"user {u}: state lost or an event applied twice"
+        if got != [m for m, _ in expected.get_top_n(u, 20)]:
+            wrong.append(u)
+    if wrong:
+        diagnosis = _diagnosis(kafka_bootstrap, worker.env, events)
+        (tmp_path / "diagnosis.txt").write_text(diagnosis)
+        pytest.fail(f"users {wrong}: state lost or an event applied twice\n{diagnosis}")
