@@ -48,6 +48,7 @@ app = faust.App(
     producer_acks=-1,
     producer_max_batch_size=settings.producer_max_batch_size,
     broker_session_timeout=settings.session_timeout,
+    table_standby_replicas=settings.standby_replicas,
     **({"broker_client_id": settings.client_id} if settings.client_id else {}),
     consumer_auto_offset_reset="earliest",
 )

@@ -74,6 +74,8 @@ class StreamSettings(BaseSettings):
     session_timeout: float = Field(60.0, ge=6.0)
     """Seconds without a heartbeat after which the broker drops a worker from the group
     (a restarted worker waits this long for a killed one's partitions)."""
+    standby_replicas: int = Field(1, ge=0)
+    """Standby copies of each table partition kept by other workers (faster failover)."""
     producer_max_batch_size: int = Field(16384, ge=1)
     """Upper bound in bytes of one producer batch per partition."""
     challenger_share: float = Field(0.5, ge=0.0, le=1.0)

@@ -104,21 +104,23 @@ def register(app: faust.App, worker: Any) -> None:
 
     @app.page("/health")
     async def health(web: View, request: Request) -> Response:
-        """Broker reachable, model version loaded, consumer lag of the swipes topic."""
+        """Broker reachable, model version loaded, consumer lag and assigned partitions of the swipes topic."""
         body: dict[str, Any] = {"model_version": None, "strategy": worker.settings.strategy}
         try:
             body["model_version"] = worker.model.get().model_version
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             body["model_error"] = str(exc)
         body["broker"] = await _broker_reachable(worker.settings.bootstrap_servers)
-        lag = 0
+        lag, owned = 0, []
         for tp in app.consumer.assignment():
             if tp.topic == worker.settings.swipes_topic:
+                owned.append(tp.partition)
                 hw = app.consumer.highwater(tp)
                 read = app.consumer._read_offset[tp]
                 if hw is not None:
                     lag += max(0, hw - (read + 1 if read is not None else 0))
         body["lag"] = lag
+        body["swipes_partitions"] = sorted(owned)  # this worker's share of the users
         ok = body["broker"] and body["model_version"] is not None
         return web.json(body, status=200 if ok else 503)
 
