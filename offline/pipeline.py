@@ -154,8 +154,8 @@ def release_arrow_memory() -> None:
 
     Arrow's allocator (mimalloc) keeps freed buffers for itself (~340 MB after loading
     ML-20M), which numpy cannot reuse: it takes fresh pages instead, and on this VM a page
-    touched for the first time is slow. Returning them lowers the peak and the time of the
-    stages that follow (load → matrices ~1 s faster in an A/B, with much noise).
+    touched for the first time is slow. Returning them lets the stages that follow reuse
+    those pages.
     """
     pa.default_memory_pool().release_unused()
 

@@ -140,10 +140,6 @@ async def process_swipes(stream: faust.StreamT) -> None:
         messages = [Incoming(e.value, e.message.topic, e.message.partition, e.message.offset, e.key)
                     for e in events]
 
-        def load(uid: int, _events=events) -> UserState | None:
-            raw = user_states.get(str(uid).encode())
-            return UserState.from_bytes(raw) if raw else None
-
         # Table reads and writes use the partition of the "current event": point it at the
         # user's own message so state lands in the changelog partition of the user's key.
         by_user = {}
@@ -156,7 +152,8 @@ async def process_swipes(stream: faust.StreamT) -> None:
         def load_in_partition(uid: int) -> UserState | None:
             if uid in by_user:
                 in_partition_of(by_user[uid])
-            return load(uid)
+            raw = user_states.get(str(uid).encode())
+            return UserState.from_bytes(raw) if raw else None
 
         result = process_batch(model.for_user, messages, load_in_partition, settings.top_n)
         for uid, state in result.states.items():

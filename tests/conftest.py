@@ -144,13 +144,16 @@ def worker_factory(
     kafka_bootstrap: str, small_artifacts: Path, tmp_path: Path
 ) -> Iterator[Callable[..., "WorkerProcess"]]:
     """``make(**settings) -> WorkerProcess`` (started): a worker on fresh topics, app id,
-    data dir and web port; extra settings are MOVIEREC_* names without the prefix, lower case."""
+    data dir and web port; extra settings are MOVIEREC_* names without the prefix, lower case.
+    Calls within one test make workers of one group (same topics and app id), each with its
+    own data dir, log and web port."""
     from stream_app.runner import WorkerProcess
 
     workers: list[WorkerProcess] = []
     run = uuid.uuid4().hex[:8]
 
     def make(**overrides: object) -> WorkerProcess:
+        suffix = f"-{len(workers) + 1}" if workers else ""
         env = {
             "BOOTSTRAP_SERVERS": kafka_bootstrap,
             "ARTIFACTS": str(small_artifacts),
@@ -159,13 +162,13 @@ def worker_factory(
             "DLQ_TOPIC": f"dlq-{run}",
             "MODELS_TOPIC": f"models-{run}",
             "APP_ID": f"movierec-{run}",
-            "DATA_DIR": str(tmp_path / "faust"),
+            "DATA_DIR": str(tmp_path / f"faust{suffix}"),
             "WEB_PORT": str(free_port_pair()),
             "PARTITIONS": "2",
             "STORE": "rocksdb://",
         }
         env.update({k.upper(): str(v) for k, v in overrides.items()})
-        worker = WorkerProcess(env, tmp_path / "worker.log").start()
+        worker = WorkerProcess(env, tmp_path / f"worker{suffix}.log").start()
         workers.append(worker)
         return worker
 

@@ -7,8 +7,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.events import RecommendationList, SwipeEvent
+from stream_app.clients import SwipeProducer
 
 pytestmark = pytest.mark.integration
 
@@ -59,50 +61,25 @@ def test_http_api(worker_factory) -> None:
     assert now["strategy"] == "foldin" and top not in [i["movie_id"] for i in now["items"]]
 
 
-def test_a_user_is_served_by_whichever_worker_is_asked(worker_factory, tmp_path) -> None:
+def test_a_user_is_served_by_whichever_worker_is_asked(worker_factory) -> None:
     """Two workers split the partitions; asking either for a user's list routes the request
     to the worker that holds the user's state (no standby copies, so only the owner has it)."""
-    import socket
-
-    from stream_app.clients import SwipeProducer
-    from stream_app.runner import WorkerProcess
-
-    first = worker_factory(partitions=4, standby_replicas=0, session_timeout=10, strategy="additive")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        other_port = s.getsockname()[1]
-    second = WorkerProcess({**first.env, "DATA_DIR": str(tmp_path / "faust-b"), "WEB_PORT": str(other_port)},
-                           tmp_path / "worker-b.log").start()
-    try:
-        users = [20_000_000 + i for i in range(12)]  # new users: no state means a cold-start list
-        with SwipeProducer(first.env["BOOTSTRAP_SERVERS"], first.env["SWIPES_TOPIC"]) as producer:
-            for u in users:
-                for movie in (1, 260, 318):  # three swipes: past the cold start
-                    producer.send(user_id=u, movie_id=movie, preference=4)
-        served: dict[tuple[str, int], str] = {}
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            served = {(port, u): call(port, f"/users/{u}/recommendations")[1]["strategy"]
-                      for port in (first.env["WEB_PORT"], str(other_port)) for u in users}
-            if set(served.values()) == {"additive"}:
-                break
-            time.sleep(1)
-        assert set(served.values()) == {"additive"}, served
-        owners = {u: _owner(first, second, u) for u in users}
-        assert len(set(owners.values())) == 2, "both workers should own some of these users"
-    finally:
-        second.stop()
-
-
-def _owner(first, second, user: int) -> str:
-    """Which worker's log shows it processing ``user``'s partition (by assignment)."""
-    from aiokafka.partitioner import DefaultPartitioner
-
-    partition = DefaultPartitioner()(str(user).encode(), [0, 1, 2, 3], [0, 1, 2, 3])
-    return "first" if partition in _assigned(first) else "second" if partition in _assigned(second) else "?"
-
-
-def _assigned(worker) -> set[int]:
-    status, health = call(worker.env["WEB_PORT"], "/health")
-    assert status == 200
-    return set(health.get("swipes_partitions", []))
+    settings = {"partitions": 4, "standby_replicas": 0, "session_timeout": 10, "strategy": "additive"}
+    first, second = worker_factory(**settings), worker_factory(**settings)
+    users = [20_000_000 + i for i in range(12)]  # new users: no state means a cold-start list
+    with SwipeProducer(first.env["BOOTSTRAP_SERVERS"], first.env["SWIPES_TOPIC"]) as producer:
+        for u in users:
+            for movie in (1, 260, 318):  # three swipes: past the cold start
+                producer.send(user_id=u, movie_id=movie, preference=4)
+    served: dict[tuple[str, int], str] = {}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        served = {(w.env["WEB_PORT"], u): call(w.env["WEB_PORT"], f"/users/{u}/recommendations")[1]["strategy"]
+                  for w in (first, second) for u in users}
+        if set(served.values()) == {"additive"}:
+            break
+        time.sleep(1)
+    assert set(served.values()) == {"additive"}, served
+    owned = [set(call(w.env["WEB_PORT"], "/health")[1]["swipes_partitions"]) for w in (first, second)]
+    partitions = {DefaultPartitioner()(str(u).encode(), [0, 1, 2, 3], [0, 1, 2, 3]) for u in users}
+    assert all(partitions & mine for mine in owned), "both workers should own some of these users"

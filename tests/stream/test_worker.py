@@ -147,16 +147,22 @@ def test_bad_events_reach_the_dlq_and_good_ones_around_them_are_processed(kafka_
     assert worker.running
 
 
-def _committed_everything(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
-    """Has ``group`` committed every partition of ``topic`` up to its end?"""
+def _offsets(bootstrap: str, group: str, topic: str, partitions: int) -> tuple[dict[int, int], dict[int, int]]:
+    """(committed offset by partition of ``topic`` for ``group``, end offset by partition)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
         committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=10)}
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+        ends = {tp.partition: consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in tps}
     finally:
         consumer.close()
-    return all(committed[p] == ends[p] for p in range(partitions))
+    return committed, ends
+
+
+def _committed_everything(bootstrap: str, group: str, topic: str, partitions: int) -> bool:
+    """Has ``group`` committed every partition of ``topic`` up to its end?"""
+    committed, ends = _offsets(bootstrap, group, topic, partitions)
+    return committed == ends
 
 
 def _read_all(bootstrap: str, topic: str, partitions: int) -> list:
@@ -180,12 +186,8 @@ def _diagnosis(bootstrap: str, env: dict[str, str], events: list[SwipeEvent]) ->
     from stream_app.user_state import UserState
 
     parts, name = int(env["PARTITIONS"]), {e.event_id.hex: f"e{i}" for i, e in enumerate(events)}
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": env["APP_ID"], "enable.auto.commit": False})
-    try:
-        committed = consumer.committed([TopicPartition(env["SWIPES_TOPIC"], p) for p in range(parts)], timeout=10)
-    finally:
-        consumer.close()
-    lines = ["committed: " + ", ".join(f"p{tp.partition}@{tp.offset}" for tp in committed)]
+    committed, _ = _offsets(bootstrap, env["APP_ID"], env["SWIPES_TOPIC"], parts)
+    lines = ["committed: " + ", ".join(f"p{p}@{offset}" for p, offset in committed.items())]
     for m in _read_all(bootstrap, env["SWIPES_TOPIC"], parts):
         e = SwipeEvent.from_bytes(m.value())
         lines.append(f"swipe p{m.partition()}@{m.offset()} user {e.user_id} {name.get(e.event_id.hex, '?')}")
