@@ -1,4 +1,4 @@
-"""`movierec data`: generate synthetic MovieLens data, and check a dataset loads cleanly."""
+"""`movierec data`: fetch MovieLens, generate synthetic MovieLens data, check a dataset loads cleanly."""
 from __future__ import annotations
 
 import enum
@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from offline.data import fetch as fetch_mod
 from offline.data.errors import DataError
 from offline.data.loaders import load_dataset
 from offline.data.report import LoadReport
 from offline.data.synth import generate, n_chunks
 
-app = typer.Typer(no_args_is_help=True, help="Synthetic data and data checks.")
+app = typer.Typer(no_args_is_help=True, help="Fetch MovieLens, synthetic data, data checks.")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -32,6 +33,12 @@ class Preset(str, enum.Enum):
 
     ml_latest_small = "ml-latest-small"
     ml_20m = "ml-20m"
+
+
+class Fetchable(str, enum.Enum):
+    """Datasets `fetch` can download (with a pinned SHA-256)."""
+
+    ml_latest_small = "ml-latest-small"
 
 
 PRESET_SIZES: dict[Preset, tuple[int, int, int]] = {
@@ -118,3 +125,37 @@ def check(
     )
     console.print(_report_table("ratings", dataset.ratings_report))
     console.print(_report_table("movies", dataset.movies_report))
+
+
+@app.command()
+def fetch(
+    dataset: Annotated[Fetchable, typer.Argument(help="Dataset to download.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to unpack into (as OUT/<dataset>/).")] = Path("data/raw"),
+    base_url: Annotated[str, typer.Option("--base-url", envvar="MOVIEREC_DATA_BASE_URL",
+                                          help="Where <dataset>.zip lies (a mirror).")] = fetch_mod.BASE_URL,
+    sha256: Annotated[Optional[str], typer.Option(
+        "--sha256", help="Expected SHA-256 of the zip (default: the pinned digest of the official file).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing OUT/<dataset>.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Network timeout, seconds.")] = 60.0,
+) -> None:
+    """Download a MovieLens zip, verify its SHA-256, unpack it into OUT (nothing half-written on failure)."""
+    target = out / dataset.value
+    if target.exists() and not force:
+        console.print(f"{target} already exists; keeping it (--force to download again)")
+        return
+    bars: list[tqdm] = []  # created on the first bytes: a failed connection prints no empty bar
+
+    def on_progress(done: int, total: int | None) -> None:
+        if not bars:
+            bars.append(tqdm(desc=f"{dataset.value}.zip", total=total, unit="B", unit_scale=True, unit_divisor=1024))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        path = fetch_mod.fetch_dataset(dataset.value, out, base_url=base_url, sha256=sha256, timeout_s=timeout,
+                                       force=force, on_progress=on_progress)
+    except fetch_mod.FetchError as error:
+        raise _fail(error) from error
+    finally:
+        for bar in bars:
+            bar.close()
+    console.print(f"[green]{dataset.value}[/] verified and unpacked into {path}")
