@@ -37,12 +37,22 @@ def start(
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the broker to answer."),
 ) -> None:
     """Start the broker in the background (fetching its jars first if needed)."""
+    from stream_app.admin import ensure_topics
+    from stream_app.settings import StreamSettings
+
+    settings = StreamSettings()  # topic names and partitions: the worker's, from MOVIEREC_*
     try:
-        result = local_kafka.start(port=port, state_dir=state_dir, heap_mb=heap_mb, timeout_s=timeout)
+        result = local_kafka.start(port=port, state_dir=state_dir, heap_mb=heap_mb, timeout_s=timeout,
+                                   default_partitions=settings.partitions)
     except local_kafka.LocalKafkaError as exc:
         err_console.print(f"[red]kafka did not start:[/] {exc}")
         raise typer.Exit(1) from None
     st = result.status
+    assert st.bootstrap is not None
+    topics = settings.topic_partitions()
+    created = ensure_topics(st.bootstrap, topics)  # before any client can auto-create one
+    console.print("topics: " + ", ".join(f"{t} ({n} partition{'s' if n > 1 else ''}"
+                                         f"{', created' if t in created else ''})" for t, n in topics.items()))
     if result.already_running:
         console.print(f"kafka already running on {st.bootstrap} (pid {st.pid}, state {st.state_dir})")
     else:

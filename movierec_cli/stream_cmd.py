@@ -98,12 +98,7 @@ def worker(
     from stream_app.settings import StreamSettings
 
     settings = StreamSettings()
-    ensure_topics(settings.bootstrap_servers, {
-        settings.swipes_topic: settings.partitions,
-        settings.recommendations_topic: settings.partitions,
-        settings.dlq_topic: settings.partitions,
-        settings.models_topic: 1,
-    })
+    ensure_topics(settings.bootstrap_servers, settings.topic_partitions())
     from stream_app.app import app as faust_app
 
     sys.argv = ["movierec-stream", "worker", "-l", loglevel]

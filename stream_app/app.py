@@ -15,11 +15,16 @@ from typing import NoReturn
 
 import faust
 import faust.streams as faust_streams
+from faust.exceptions import PartitionsMismatch
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from threadpoolctl import threadpool_limits
 
-from stream_app import metrics
+from stream_app import metrics, stale_state
 from stream_app.logging_setup import log_handlers
+from stream_app.preflight import EXIT_CONFIG, TopicLayoutError, check_topic_layout
+from stream_app.readiness import READY_MARK, WorkerHealth
+from stream_app.routing import misrouted
+from stream_app.worker import Worker
 from stream_app.processing import Incoming, process_batch
 from stream_app.rewind import rewind_after_recovery
 from stream_app.settings import StreamSettings
@@ -51,7 +56,13 @@ app = faust.App(
     table_standby_replicas=settings.standby_replicas,
     **({"broker_client_id": settings.client_id} if settings.client_id else {}),
     consumer_auto_offset_reset="earliest",
+    # static membership: a restarted worker takes its partitions back at once instead of
+    # waiting out the dead member's session
+    consumer_group_instance_id=settings.instance_id(),
+    Worker=Worker,
 )
+Worker.shutdown_timeout = settings.shutdown_timeout
+health = WorkerHealth()
 
 swipes_topic = app.topic(settings.swipes_topic, key_type=bytes, value_type=bytes,
                          key_serializer="raw", value_serializer="raw", partitions=settings.partitions)
@@ -67,9 +78,18 @@ user_states: ConfirmedTable = app.tables.add(ConfirmedTable(  # app.Table, with 
 
 
 @app.on_worker_init.connect
-def _rewind_swipes_after_recovery(sender: faust.App, **_: object) -> None:
-    """Re-read swipes skipped while tables recovered (stream_app/rewind.py)."""
+def _before_joining(sender: faust.App, **_: object) -> None:
+    """Check the topic layout (stop at once if it cannot work); re-read swipes skipped while
+    tables recovered (stream_app/rewind.py); rebuild local state the changelog does not back
+    (stream_app/stale_state.py)."""
+    try:
+        check_topic_layout(settings.bootstrap_servers, settings.topic_partitions(),
+                           changelog=user_states.changelog_topic_name, source=settings.swipes_topic,
+                           configured=settings.partitions)
+    except TopicLayoutError as exc:
+        stop_misconfigured(str(exc))
     rewind_after_recovery(sender.consumer, {settings.swipes_topic})
+    stale_state.install(sender.tables.recovery)
 
 
 model = ModelHolder(settings)
@@ -85,11 +105,27 @@ async def start_models() -> None:
     model(s) off the event loop (a 27k-movie artifact takes seconds to verify and index)."""
     global watcher
     loop = asyncio.get_running_loop()
-    watcher = await loop.run_in_executor(None, ModelWatcher, settings.bootstrap_servers, settings.models_topic)
+    while watcher is None:
+        try:
+            watcher = await loop.run_in_executor(None, ModelWatcher, settings.bootstrap_servers,
+                                                 settings.models_topic)
+        except Exception as exc:  # noqa: BLE001 - no broker yet: keep trying, /health says recovering
+            log.warning("cannot watch %s yet (%s); retrying", settings.models_topic, exc)
+            await asyncio.sleep(2.0)
+    health.watcher_started = True
     await loop.run_in_executor(None, model.get)
     await loop.run_in_executor(None, model.challenger)
+    health.model_loaded = True
     model_ready.set()
     metrics.MODEL_INFO.info({"version": model.get().model_version, "strategy": settings.strategy})
+    await app.tables.recovery.completed.wait()
+    log.info("%s: serving %s (%s), models.v1 watched", READY_MARK, model.get().model_version, settings.strategy)
+
+
+def partitions_ready() -> bool:
+    """Partitions assigned and their tables recovered (no rebalance or recovery under way)."""
+    recovery = app.tables.recovery
+    return recovery.completed.is_set() and not recovery.in_recovery and not app.rebalancing
 
 
 @app.timer(interval=1.0)
@@ -131,12 +167,29 @@ def in_partition_of(event: faust.types.EventT) -> None:
 @app.agent(swipes_topic)
 async def process_swipes(stream: faust.StreamT) -> None:
     """Batches of swipes → states → lists; bad events → DLQ; never stops on bad input."""
+    try:
+        await _process_swipes(stream)
+    except PartitionsMismatch as exc:  # the preflight check missed it (topic changed since)
+        stop_misconfigured(str(exc))
+    except Exception as exc:
+        health.agent_error = f"{type(exc).__name__}: {exc}"  # /health says unhealthy until restarted
+        raise
+
+
+async def _process_swipes(stream: faust.StreamT) -> None:
     await model_ready.wait()
     acks = AckAfterDelivery(stream.ack, settings.delivery_timeout, settings.batches_in_flight, fail_stop,
                             metrics.PUBLISH_SECONDS.observe)
     # noack_take: a batch is acked (and so committable) only once its output is on the broker
-    async for events in stream.noack_take(settings.batch_size, within=settings.batch_within):
+    async for batch in stream.noack_take(settings.batch_size, within=settings.batch_within):
         t0 = time.perf_counter()
+        # a swipe outside its key's murmur2 partition (a CRC32 producer) goes there first, so
+        # each user's state is kept by one partition; acked once the forward is on the broker
+        partitions = app.consumer.topic_partitions(settings.swipes_topic) or settings.partitions
+        away = misrouted([e.key for e in batch], [e.message.partition for e in batch], partitions)
+        forwarded = [swipes_topic.send_soon(key=batch[i].key, value=batch[i].value, partition=p)
+                     for i, p in away.items()]
+        events = [e for i, e in enumerate(batch) if i not in away]
         messages = [Incoming(e.value, e.message.topic, e.message.partition, e.message.offset, e.key)
                     for e in events]
 
@@ -155,7 +208,8 @@ async def process_swipes(stream: faust.StreamT) -> None:
             raw = user_states.get(str(uid).encode())
             return UserState.from_bytes(raw) if raw else None
 
-        result = process_batch(model.for_user, messages, load_in_partition, settings.top_n)
+        result = process_batch(model.for_user, messages, load_in_partition, settings.top_n,
+                               settings.max_clock_skew)
         for uid, state in result.states.items():
             in_partition_of(events[result.last_message[uid]])
             user_states[str(uid).encode()] = state.to_bytes()
@@ -163,18 +217,26 @@ async def process_swipes(stream: faust.StreamT) -> None:
         metrics.UPDATE_SECONDS.observe(t1 - t0)
         # send_soon: into the producer's buffer without a round trip per message; the batch
         # is acked in the background once the broker acknowledged all of its output
-        sent = user_states.take_in_flight()
+        sent = user_states.take_in_flight() + forwarded
         for i, dead in result.dead_letters:
             sent.append(dlq_topic.send_soon(key=events[i].key, value=dead.to_bytes()))
             log.warning("dead-lettered %s[%d]@%d: %s", dead.source_topic, dead.source_partition,
                         dead.source_offset, dead.error)
         for rl in result.lists:
             sent.append(recommendations_topic.send_soon(key=str(rl.user_id).encode(), value=rl.to_bytes()))
-        await acks.submit(events, sent, t1)
+        await acks.submit(batch, sent, t1)
+        metrics.EVENTS.labels("rerouted").inc(len(away))
         metrics.EVENTS.labels("applied").inc(result.applied)
         metrics.EVENTS.labels("duplicate").inc(result.duplicates)
         metrics.EVENTS.labels("dead_lettered").inc(len(result.dead_letters))
-        metrics.BATCH_SIZE.observe(len(events))
+        metrics.BATCH_SIZE.observe(len(batch))
+
+
+def stop_misconfigured(reason: str) -> NoReturn:
+    """Exit at once with EX_CONFIG: a restart cannot help until the setup is fixed."""
+    log.critical("exiting: the worker cannot run with this topic layout: %s", reason)
+    logging.shutdown()
+    os._exit(EXIT_CONFIG)
 
 
 def fail_stop(exc: DeliveryError) -> NoReturn:

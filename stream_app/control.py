@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from schemas.events import ModelAnnouncement
+from stream_app.admin import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +29,19 @@ class ModelWatcher:
 
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         self.topic = topic
+        # The topic must exist before its end is read: on a fresh broker an end offset of a
+        # missing topic resolves only at the first fetch, after the first announcement.
+        ensure_topics(bootstrap_servers, {topic: 1})
         self._consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "unused-no-commits",
                                    "enable.auto.commit": False, "logger": log})
         meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
-        partitions = sorted(meta.partitions) if meta is not None and not meta.error else [0]
+        if meta is None or meta.error or not meta.partitions:
+            raise KafkaException(f"control topic {topic} is not available: {meta.error if meta else 'missing'}")
         # A concrete start offset (the end now), not OFFSET_END: the latter is resolved at the
         # first fetch and would skip an announcement made in between.
         start = []
-        for p in partitions:
-            try:
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            except KafkaException:
-                high = OFFSET_END
+        for p in sorted(meta.partitions):
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             start.append(TopicPartition(topic, p, high))
         self._consumer.assign(start)
 

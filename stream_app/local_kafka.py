@@ -34,7 +34,7 @@ process.roles=broker,controller  node.id=1  controller.quorum.voters=1@{host}:{c
 listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}  advertised.listeners=PLAINTEXT://{host}:{port}
 controller.listener.names=CONTROLLER  inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-num.partitions=1  default.replication.factor=1  auto.create.topics.enable=true  delete.topic.enable=true
+num.partitions={partitions}  default.replication.factor=1  auto.create.topics.enable=true  delete.topic.enable=true
 offsets.topic.replication.factor=1  offsets.topic.num.partitions={n}  group.initial.rebalance.delay.ms=0
 transaction.state.log.replication.factor=1  transaction.state.log.min.isr=1
 transaction.state.log.num.partitions={n}  num.network.threads=2  num.io.threads=4
@@ -74,6 +74,7 @@ class BrokerConfig:
     heap_mb: int = 512
     libs_dir: Path | None = None  # None: default_libs_dir()
     offsets_partitions: int = 4  # __consumer_offsets partitions; few keeps startup fast
+    default_partitions: int = 4  # num.partitions of auto-created topics: the app's (StreamSettings.partitions)
 
     @property
     def controller_port(self) -> int:
@@ -85,7 +86,7 @@ class BrokerConfig:
 
     def server_properties(self) -> str:
         filled = _SERVER_PROPERTIES.format(host=HOST, port=self.port, cport=self.controller_port,
-                                           n=self.offsets_partitions)
+                                           n=self.offsets_partitions, partitions=self.default_partitions)
         return "".join(f"{kv}\n" for kv in filled.split()) + f"log.dirs={(self.state_dir / 'data').resolve()}\n"
 
     def log4j_properties(self) -> str:
@@ -147,14 +148,18 @@ def fetch(libs_dir: Path | None = None, *, pom: Path = POM) -> Path:
 
 
 def start(port: int = 9092, state_dir: Path = DEFAULT_STATE_DIR, heap_mb: int = 512, *,
-          libs_dir: Path | None = None, timeout_s: float = 60.0) -> StartResult:
+          libs_dir: Path | None = None, timeout_s: float = 60.0, default_partitions: int = 4) -> StartResult:
     """Start a broker on ``127.0.0.1:port`` (controller on ``port + 1``) and wait until it answers.
+
+    ``default_partitions`` is the broker's ``num.partitions``: a topic a client auto-creates
+    (a producer sending before the worker ever ran) gets as many partitions as the app's.
 
     If the broker of ``state_dir`` already runs, returns it with ``already_running=True``.
     Raises :class:`LocalKafkaError` if a port is taken by something else or startup fails.
     """
     t0 = time.monotonic()
-    cfg = BrokerConfig(port=port, state_dir=Path(state_dir), heap_mb=heap_mb, libs_dir=libs_dir)
+    cfg = BrokerConfig(port=port, state_dir=Path(state_dir), heap_mb=heap_mb, libs_dir=libs_dir,
+                       default_partitions=default_partitions)
     current = status(cfg.state_dir)
     if current.pid is not None:
         if current.port != port:

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stream_app.admin import ensure_topics
-
-READY_MARK = "Worker ready"
+from stream_app.readiness import READY_MARK
 
 
 class WorkerError(RuntimeError):
@@ -43,8 +42,7 @@ class WorkerProcess:
         from stream_app.settings import StreamSettings
 
         s = StreamSettings(**{k.lower(): v for k, v in self.env.items() if "__" not in k})
-        ensure_topics(s.bootstrap_servers, {s.swipes_topic: s.partitions, s.recommendations_topic: s.partitions,
-                                            s.dlq_topic: s.partitions, s.models_topic: 1})
+        ensure_topics(s.bootstrap_servers, s.topic_partitions())
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")

@@ -9,6 +9,7 @@ Examples::
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,6 +63,12 @@ class StreamSettings(BaseSettings):
     """At most this many swipes are processed (and scored) together."""
     batch_within: float = Field(0.01, gt=0)
     """Seconds to wait for a batch to fill before processing what arrived."""
+    max_clock_skew: float = Field(300.0, ge=0)
+    """Seconds a swipe's ``occurred_at`` may lie ahead of this process's clock; a later one is
+    dead-lettered by the worker and answered 400 over HTTP (a future time would freeze the
+    user's time decay until it passes)."""
+    swipe_ack_timeout: float = Field(5.0, gt=0)
+    """Seconds ``POST /swipes`` waits for the broker to acknowledge a swipe; past it: 503."""
     delivery_timeout: float = Field(60.0, gt=0)
     """Seconds to wait for the broker to acknowledge a batch's output; past it the worker
     stops (the batch is not committed, so it is processed again after a restart)."""
@@ -74,6 +81,14 @@ class StreamSettings(BaseSettings):
     session_timeout: float = Field(60.0, ge=6.0)
     """Seconds without a heartbeat after which the broker drops a worker from the group
     (a restarted worker waits this long for a killed one's partitions)."""
+    group_instance_id: str | None = None
+    """Static group membership id of this worker (``group.instance.id``): a restarted worker
+    with the same id gets its partitions back without waiting ``session_timeout``. None:
+    ``<app_id>-<hostname>-<web_port>`` (unique per worker on a host); "": dynamic membership
+    (a stopped worker's partitions move at once, a restarted one waits for the old session)."""
+    shutdown_timeout: float = Field(8.0, gt=0)
+    """Seconds after SIGTERM/SIGINT within which the worker exits, even when the broker is gone
+    (uncommitted batches are processed again after a restart)."""
     standby_replicas: int = Field(1, ge=0)
     """Standby copies of each table partition kept by other workers (faster failover)."""
     producer_max_batch_size: int = Field(16384, ge=1)
@@ -96,6 +111,18 @@ class StreamSettings(BaseSettings):
     """Faust's data directory (RocksDB tables live in DATA_DIR/APP_ID)."""
     history_dir: Path = Path(".movierec/history")
     """Where the history sink writes every valid swipe (``date=YYYY-MM-DD/part-*.parquet``)."""
+
+    def instance_id(self) -> str | None:
+        """The worker's ``group.instance.id`` (see ``group_instance_id``), or None for dynamic membership."""
+        if self.group_instance_id is not None:
+            return self.group_instance_id or None
+        return f"{self.app_id}-{socket.gethostname()}-{self.web_port}"
+
+    def topic_partitions(self) -> dict[str, int]:
+        """The project's topics and their partition counts: created up front by ``movierec
+        kafka start`` and by every worker, so no client's auto-create picks another count."""
+        return {self.swipes_topic: self.partitions, self.recommendations_topic: self.partitions,
+                self.dlq_topic: self.partitions, self.models_topic: 1}
 
     def with_online_tuning(self, version_dir: Path) -> StreamSettings:
         """These settings with ``version_dir/online_tuning.json``'s ``settings`` (additive,

@@ -14,8 +14,9 @@ from faust.web import Request, Response, View
 from pydantic import ValidationError
 
 from offline.recommender import UnknownMovieError
-from schemas.events import RecommendationList, SwipeEvent
-from stream_app.processing import list_strategy
+from schemas.events import MAX_ID, RecommendationList, SwipeEvent
+from stream_app.processing import check_not_ahead, list_strategy
+from stream_app.readiness import health_status
 from stream_app.user_state import UserState
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,17 @@ def _int_param(request: Request, name: str, default: int, lo: int = 1, hi: int =
     return value
 
 
+def _id_param(raw: str, name: str, lo: int = 0) -> int:
+    """A path id: ASCII digits in canonical form (``7``, not ``07``, ``+7`` or ``٧``, which
+    would route to another partition than the key ``b"7"``), within ``lo``..2**63-1."""
+    if not (raw.isascii() and raw.isdigit() and (raw == "0" or raw[0] != "0")):
+        raise ValueError(f"{name} must be an integer in canonical decimal form, got {raw[:40]!r}")
+    value = int(raw)
+    if not lo <= value <= MAX_ID:
+        raise ValueError(f"{name} must be within {lo}..{MAX_ID}, got {raw[:40]}")
+    return value
+
+
 async def _broker_reachable(bootstrap_servers: str, timeout: float = 2.0) -> bool:
     """True when a TCP connection to any bootstrap server opens within ``timeout``."""
     for server in bootstrap_servers.split(","):
@@ -48,6 +60,17 @@ async def _broker_reachable(bootstrap_servers: str, timeout: float = 2.0) -> boo
     return False
 
 
+async def _deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
+    """Send now (not attached to a current event) and wait for the broker's acknowledgement."""
+    fut = await topic.send(key=key, value=value, force=True)
+    await fut
+
+
+def _log_late_failure(delivery: asyncio.Future) -> None:
+    if not delivery.cancelled() and delivery.exception() is not None:
+        log.warning("swipe answered 503 then failed to send: %s", delivery.exception())
+
+
 def register(app: faust.App, worker: Any) -> None:
     """Add the HTTP routes to ``app``; ``worker`` is the ``stream_app.app`` module."""
 
@@ -56,7 +79,7 @@ def register(app: faust.App, worker: Any) -> None:
     async def user_recommendations(web: View, request: Request, user_id: str) -> Response:
         """The user's current list (cold-start list for an unknown user)."""
         try:
-            uid, n = int(user_id), _int_param(request, "n", worker.settings.top_n)
+            uid, n = _id_param(user_id, "user_id"), _int_param(request, "n", worker.settings.top_n)
         except ValueError as exc:
             return _error(web, 400, str(exc))
         recommender, variant = worker.model.for_user(uid)
@@ -87,24 +110,44 @@ def register(app: faust.App, worker: Any) -> None:
     @app.page("/swipes")
     class Swipes(View):
         async def post(self, request: Request) -> Response:
-            """Validate a swipe and produce it to the swipes topic (202), 400 / 404 otherwise."""
+            """Validate a swipe and produce it to the swipes topic: 202 once the broker has it;
+            415 unless JSON (a browser cannot send that cross-site without a CORS preflight),
+            400 invalid or dated too far ahead, 404 unknown movie, 503 not acknowledged in time."""
+            if request.content_type != "application/json":
+                return _error(self, 415, f"Content-Type must be application/json, got {request.content_type!r}")
             body = await request.read()
             try:
-                event = SwipeEvent.model_validate_json(body)
+                event = SwipeEvent.from_bytes(body)
+                check_not_ahead(event, worker.settings.max_clock_skew)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first.get("loc", ())) or "body"
                 return _error(self, 400, f"invalid swipe: {where}: {first.get('msg')}")
+            except ValueError as exc:
+                return _error(self, 400, f"invalid swipe: {exc}")
             try:
                 worker.model.get().movie_index(event.movie_id)
             except UnknownMovieError as exc:
                 return _error(self, 404, str(exc.args[0]))
-            await worker.swipes_topic.send(key=str(event.user_id).encode(), value=event.to_bytes())
+            timeout = worker.settings.swipe_ack_timeout
+            delivery = asyncio.ensure_future(_deliver(worker.swipes_topic, str(event.user_id).encode(),
+                                                      event.to_bytes()))
+            try:  # shielded: a timeout answers 503 but lets the send finish (or fail) in the background
+                await asyncio.wait_for(asyncio.shield(delivery), timeout)
+            except asyncio.TimeoutError:
+                delivery.add_done_callback(_log_late_failure)
+                return _error(self, 503, f"the broker did not acknowledge the swipe within {timeout:g} s; it may "
+                                         "still arrive: retry with the same event_id (duplicates are dropped)")
+            except Exception as exc:  # noqa: BLE001 - any send failure is the broker's answer
+                return _error(self, 503, f"the broker did not take the swipe ({type(exc).__name__}: {exc}); "
+                                         "retry with the same event_id")
             return self.json({"accepted": True, "event_id": str(event.event_id)}, status=202)
 
     @app.page("/health")
     async def health(web: View, request: Request) -> Response:
-        """Broker reachable, model version loaded, consumer lag and assigned partitions of the swipes topic."""
+        """``status``: ok (200), recovering (503: models loading, rebalance or table recovery under
+        way) or unhealthy (503: broker unreachable, agent stopped); broker reachable, model
+        version, consumer lag and assigned partitions of the swipes topic."""
         body: dict[str, Any] = {"model_version": None, "strategy": worker.settings.strategy}
         try:
             body["model_version"] = worker.model.get().model_version
@@ -121,6 +164,12 @@ def register(app: faust.App, worker: Any) -> None:
                     lag += max(0, hw - (read + 1 if read is not None else 0))
         body["lag"] = lag
         body["swipes_partitions"] = sorted(owned)  # this worker's share of the users
-        ok = body["broker"] and body["model_version"] is not None
-        return web.json(body, status=200 if ok else 503)
+        if worker.health.agent_error is not None:
+            body["agent_error"] = worker.health.agent_error
+        status, code = health_status(worker.health, broker_reachable=body["broker"],
+                                     partitions_ready=worker.partitions_ready())
+        if body["model_version"] is None and status == "ok":
+            status, code = "unhealthy", 503
+        body["status"] = status
+        return web.json(body, status=code)
 

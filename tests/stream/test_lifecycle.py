@@ -105,3 +105,35 @@ def test_ab_split_is_stable_and_close_to_the_share(kafka_bootstrap, worker_facto
     assert all(again[u].variant == variants[u] for u in again)
     share = sum(v == "challenger" for v in variants.values()) / len(variants)
     assert 0.3 - 0.12 < share < 0.3 + 0.12  # 160 users: ~3 standard deviations
+
+
+def test_a_promotion_made_right_after_the_worker_is_ready_is_applied(
+        kafka_bootstrap, worker_factory, two_versions) -> None:
+    """`movierec models promote` at once after the worker reports ready: the first
+    announcement after a start used to be lost (the worker kept serving the old version)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from typer.testing import CliRunner
+
+    from movierec_cli.main import app
+
+    root, v1, v2 = two_versions
+    promote(root, v1, "champion", by="test")
+    worker = worker_factory(artifacts=root)
+    env = {"MOVIEREC_ARTIFACTS": str(root), "MOVIEREC_BOOTSTRAP_SERVERS": kafka_bootstrap,
+           "MOVIEREC_MODELS_TOPIC": worker.env["MODELS_TOPIC"]}
+    result = CliRunner().invoke(app, ["models", "promote", v2, "--as", "champion"], env=env)
+    assert result.exit_code == 0, result.output
+    deadline, served = time.monotonic() + 20, None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{worker.env['WEB_PORT']}/health", timeout=5) as resp:
+                served = json.loads(resp.read())["model_version"]
+        except urllib.error.HTTPError as exc:  # 503 while a rebalance runs: the body still says
+            served = json.loads(exc.read())["model_version"]
+        if served == v2:
+            break
+        time.sleep(0.5)
+    assert served == v2, f"still serving {served} 20 s after promoting {v2}"

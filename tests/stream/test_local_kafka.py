@@ -16,7 +16,7 @@ def test_server_properties_are_small_and_single_node(tmp_path: Path) -> None:
     props = dict(line.split("=", 1) for line in cfg.server_properties().splitlines())
     assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:19093"
-    assert props["num.partitions"] == "1"
+    assert props["num.partitions"] == "4"  # the app's partitions: auto-created topics match
     assert props["auto.create.topics.enable"] == "true"
     assert props["offsets.topic.num.partitions"] == "4"
     assert props["offsets.topic.replication.factor"] == "1"

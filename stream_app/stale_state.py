@@ -1,0 +1,67 @@
+"""Local table state that the changelog does not back is discarded and rebuilt.
+
+Each RocksDB partition store remembers the last changelog offset it applied. If that
+offset lies beyond the changelog's end, the store was written against another broker (a
+recreated cluster, a data dir copied from elsewhere) and faust stops the worker with
+``ConsistencyError``. The changelog is the source of truth: such a partition's local store
+is emptied, a warning is logged, and recovery rebuilds it from the changelog.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+
+def stale_partitions(local_offsets: dict[TP, int], highwaters: dict[TP, int | None]) -> list[TP]:
+    """Partitions whose locally applied offset is at or past the changelog's end (high watermark)."""
+    return sorted((tp for tp, local in local_offsets.items()
+                   if local >= 0 and (hw := highwaters.get(tp)) is not None and local >= hw),
+                  key=lambda tp: (tp.topic, tp.partition))
+
+
+def empty_partition_store(store: Any, partition: int) -> int:
+    """Delete every key (the applied offset too) of one partition of a faust RocksDB store;
+    returns how many. Other stores keep nothing on disk: nothing to do (0)."""
+    if not hasattr(store, "_db_for_partition"):
+        return 0
+    db = store._db_for_partition(partition)
+    keys = list(db.keys())
+    for key in keys:
+        db.delete(key)
+    index = getattr(store, "_key_index", {})
+    for key in [k for k, p in index.items() if p == partition]:
+        del index[key]
+    return len(keys)
+
+
+def install(recovery: Any) -> None:
+    """Wrap ``recovery._build_offsets`` (faust-streaming 0.15 ``Recovery``): after faust reads
+    each partition's local offset, empty the stores that are ahead of their changelog and
+    start those partitions from the changelog's beginning."""
+    original = recovery._build_offsets
+
+    async def build_offsets(consumer: Any, tps: Iterable[TP], destination: Any, title: str) -> None:
+        tps = set(tps)
+        await original(consumer, tps, destination, title)
+        if not tps:
+            return
+        highwaters = await consumer.highwaters(*tps)
+        stale = stale_partitions({tp: destination[tp] for tp in tps}, highwaters)
+        if not stale:
+            return
+        earliest = await consumer.earliest_offsets(*stale)
+        for tp in stale:
+            table = recovery.tp_to_table[tp]
+            dropped = empty_partition_store(table.data, tp.partition)
+            log.warning("local state of %s[%d] (%s) is at offset %d but the changelog ends at %s: it was "
+                        "written against another broker; discarded %d keys, rebuilding from the changelog",
+                        tp.topic, tp.partition, title, destination[tp], highwaters.get(tp), dropped)
+            first = earliest.get(tp)
+            destination[tp] = first - 1 if first is not None else -1
+
+    recovery._build_offsets = build_offsets
