@@ -3,10 +3,14 @@
 Rules shared by every event:
 
 * unknown fields are rejected (``extra="forbid"``) and instances are immutable (``frozen``);
-* timestamps must carry a timezone: a naive datetime is **rejected** (it is ambiguous: the
-  producer's local time or UTC?), an aware one is normalised to UTC;
+* timestamps are ISO 8601 strings and must carry a timezone: a naive datetime is **rejected**
+  (it is ambiguous: the producer's local time or UTC?), so is a unix time (seconds or
+  milliseconds?); an aware one is normalised to UTC;
 * ``schema_version`` is a literal; an incompatible change means a new model and a new topic
-  (``swipes.v2``), never a silent reinterpretation of ``swipes.v1``.
+  (``swipes.v2``), never a silent reinterpretation of ``swipes.v1``;
+* ids, the preference and ``schema_version`` are strict JSON integers: no coercion from strings
+  (``"7"``), booleans (``true``) or floats (``7.0`` and ``7e0`` are rejected too, even when
+  integral: a producer sending floats has a bug worth seeing); ids fit a signed 64-bit integer.
 
 Their JSON Schemas are exported to ``schemas/json/`` (``movierec schemas export``) and a test
 fails when the two drift apart.
@@ -14,16 +18,54 @@ fails when the two drift apart.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Literal, Self
 from uuid import UUID, uuid4
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
+                      model_validator)
 
 from offline.preference import bucket_to_preference
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(lambda d: d.astimezone(timezone.utc))]
+MAX_ID = 2**63 - 1
+"""Largest user or movie id: ids fit a signed 64-bit integer (Java/Kafka clients, numpy int64)."""
+EARLIEST_SWIPE = datetime(1995, 1, 1, tzinfo=timezone.utc)
+"""No swipe is older than this (MovieLens ratings start in 1995)."""
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _iso_datetime(value: object) -> object:
+    """Reject unix times (``1700000000`` or ``"1700000000"``: seconds or milliseconds?) before
+    pydantic would coerce them; timestamps are ISO 8601 strings (datetimes in Python)."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and not _ISO_DATE.match(value)):
+        raise ValueError(f"must be an ISO 8601 date-time string, e.g. 2024-05-01T12:00:00Z, got {value!r:.40}")
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime),
+                        AfterValidator(lambda d: d.astimezone(timezone.utc))]
+UserId = Annotated[int, Strict(), Field(ge=0, le=MAX_ID)]
+MovieId = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
+
+
+def _exact_int(value: object) -> object:
+    """Reject bools and floats before a ``Literal`` int (which compares with ``==``: true == 1.0 == 1)."""
+    if isinstance(value, (bool, float)):
+        raise ValueError(f"must be a JSON integer, got {value!r}")
+    return value
+
+
+def _not_before_earliest(value: datetime) -> datetime:
+    if value < EARLIEST_SWIPE:
+        raise ValueError(f"must not be before {EARLIEST_SWIPE.isoformat()}, got {value.isoformat()}")
+    return value
+
+
+SchemaVersion1 = Annotated[Literal[1], BeforeValidator(_exact_int)]
+SwipeTime = Annotated[UtcDatetime, AfterValidator(_not_before_earliest)]
 Strategy = Literal["additive", "foldin", "static", "cold_start"]
 
 
@@ -51,15 +93,16 @@ class SwipeEvent(Event):
 
     event_id: UUID = Field(default_factory=uuid4)
     """Unique per swipe; consumers use it to drop duplicates."""
-    user_id: int = Field(ge=0)
-    """MovieLens user id, or a new app user's id (0 and up)."""
-    movie_id: int = Field(ge=1)
-    """MovieLens movie id."""
-    preference: int = Field(ge=1, le=4)
+    user_id: UserId
+    """MovieLens user id, or a new app user's id (0 to 2**63-1, a JSON integer)."""
+    movie_id: MovieId
+    """MovieLens movie id (1 to 2**63-1, a JSON integer)."""
+    preference: Annotated[int, Strict(), Field(ge=1, le=4)]
     """The app's swipe scale: 1 hate, 2 dislike, 3 like, 4 love (the offline rating buckets)."""
-    occurred_at: UtcDatetime = Field(default_factory=utc_now)
-    """When the user swiped (timezone-aware; stored in UTC)."""
-    schema_version: Literal[1] = 1
+    occurred_at: SwipeTime = Field(default_factory=utc_now)
+    """When the user swiped (timezone-aware; stored in UTC; not before 1995-01-01). Consumers
+    also reject times ahead of their clock by more than their ``max_clock_skew``."""
+    schema_version: SchemaVersion1 = 1
 
     @property
     def signed_preference(self) -> int:
@@ -70,7 +113,7 @@ class SwipeEvent(Event):
 class RecommendedItem(Event):
     """One entry of a recommendation list."""
 
-    movie_id: int = Field(ge=1)
+    movie_id: MovieId
     """MovieLens movie id."""
     score: float = Field(allow_inf_nan=False)
     """Model score (higher is better); comparable only within one list."""
@@ -84,7 +127,7 @@ class RecommendationList(Event):
     ``items`` are ordered best first with ranks 1, 2, ..., n.
     """
 
-    user_id: int = Field(ge=0)
+    user_id: UserId
     """The user the list is for."""
     items: list[RecommendedItem]
     """Best first; ``items[i].rank == i + 1``."""
@@ -98,7 +141,7 @@ class RecommendationList(Event):
     """The swipe that triggered this list; None for lists not caused by a swipe."""
     generated_at: UtcDatetime = Field(default_factory=utc_now)
     """When the list was computed (timezone-aware; stored in UTC)."""
-    schema_version: Literal[1] = 1
+    schema_version: SchemaVersion1 = 1
 
     @model_validator(mode="after")
     def _ranks_in_order(self) -> Self:
@@ -129,7 +172,7 @@ class DeadLetter(Event):
     source_offset: int = Field(ge=0)
     failed_at: UtcDatetime = Field(default_factory=utc_now)
     """When processing failed (timezone-aware; stored in UTC)."""
-    schema_version: Literal[1] = 1
+    schema_version: SchemaVersion1 = 1
 
     @classmethod
     def for_message(cls, raw: bytes | None, error: str | BaseException, source_topic: str,
@@ -161,7 +204,7 @@ class ModelAnnouncement(Event):
     by: str = ""
     """Who made the change."""
     announced_at: UtcDatetime = Field(default_factory=utc_now)
-    schema_version: Literal[1] = 1
+    schema_version: SchemaVersion1 = 1
 
 
 CONTRACTS: tuple[type[Event], ...] = (SwipeEvent, RecommendedItem, RecommendationList, DeadLetter, ModelAnnouncement)

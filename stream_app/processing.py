@@ -8,14 +8,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from offline.recommender import Recommender, UnknownMovieError
-from schemas.events import DeadLetter, RecommendationList, SwipeEvent
+from schemas.events import DeadLetter, RecommendationList, SwipeEvent, utc_now
+from stream_app.settings import StreamSettings
 from stream_app.user_state import UserState
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_CLOCK_SKEW: float = StreamSettings.model_fields["max_clock_skew"].default
+"""``StreamSettings.max_clock_skew``'s default (callers without settings, e.g. the replay)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,19 @@ class BatchResult:
     duplicates: int = 0
 
 
-def parse_swipe(msg: Incoming) -> SwipeEvent:
-    """Validate one message; raises ValueError with a readable reason."""
+def check_not_ahead(event: SwipeEvent, max_skew: float, now: datetime | None = None) -> None:
+    """Raise ValueError when ``event.occurred_at`` is more than ``max_skew`` seconds after
+    ``now`` (default: this clock): a future time would freeze the user's time decay."""
+    now = now or utc_now()
+    ahead = (event.occurred_at - now).total_seconds()
+    if ahead > max_skew:
+        raise ValueError(f"occurred_at {event.occurred_at.isoformat()} is {ahead:.0f} s ahead of this clock "
+                         f"({now.isoformat(timespec='seconds')}); at most {max_skew:g} s allowed")
+
+
+def parse_swipe(msg: Incoming, max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
+                now: datetime | None = None) -> SwipeEvent:
+    """Validate one message (contract, key, clock skew); raises ValueError with a readable reason."""
     if msg.value is None:
         raise ValueError("empty message value (tombstone)")
     try:
@@ -54,6 +70,7 @@ def parse_swipe(msg: Incoming) -> SwipeEvent:
         raise ValueError(f"invalid SwipeEvent: {where}: {first.get('msg')} ({exc.error_count()} error(s))") from None
     if msg.key is not None and msg.key != str(event.user_id).encode():
         raise ValueError(f"message key {msg.key!r} does not match user_id {event.user_id}")
+    check_not_ahead(event, max_clock_skew, now)
     return event
 
 
@@ -66,19 +83,22 @@ def process_batch(
     messages: Sequence[Incoming],
     load_state: Callable[[int], UserState | None],
     top_n: int,
+    max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
 ) -> BatchResult:
     """Apply every valid swipe in order, then rank the touched users of each model in one product.
 
     A redelivered event (its id already in the user's state) changes nothing but still
     refreshes the user's list; an invalid one becomes a dead letter and the rest go on.
     ``models`` is one Recommender or, under an A/B test, a function giving each user's.
+    A swipe dated more than ``max_clock_skew`` seconds ahead of the clock is dead-lettered.
     """
     model_for: ModelFor = (lambda uid: (models, None)) if isinstance(models, Recommender) else models
     out = BatchResult()
     causes: dict[int, SwipeEvent] = {}
+    now = utc_now()
     for i, msg in enumerate(messages):
         try:
-            event = parse_swipe(msg)
+            event = parse_swipe(msg, max_clock_skew, now)
             uid = event.user_id
             recommender, _ = model_for(uid)
             state = out.states.get(uid) or load_state(uid) or recommender.new_state(uid)

@@ -98,7 +98,7 @@ def register(app: faust.App, worker: Any) -> None:
         if method not in ("als", "genre", "jaccard"):
             return _error(web, 400, f"method must be als, genre or jaccard, got {method!r}")
         try:
-            mid, n = int(movie_id), _int_param(request, "n", 10)
+            mid, n = _id_param(movie_id, "movie_id", lo=1), _int_param(request, "n", 10)
             items = worker.model.get().similar_movies(mid, n, "cosine" if method == "genre" else method)
         except ValueError as exc:
             return _error(web, 400, str(exc))
