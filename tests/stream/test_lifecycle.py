@@ -120,7 +120,8 @@ def test_a_promotion_made_right_after_the_worker_is_ready_is_applied(
     from movierec_cli.main import app
 
     root, v1, v2 = two_versions
-    promote(root, v1, "champion", by="test")
+    if resolve(root, "champion") != v1:
+        promote(root, v1, "champion", by="test")
     worker = worker_factory(artifacts=root)
     env = {"MOVIEREC_ARTIFACTS": str(root), "MOVIEREC_BOOTSTRAP_SERVERS": kafka_bootstrap,
            "MOVIEREC_MODELS_TOPIC": worker.env["MODELS_TOPIC"]}
@@ -137,3 +138,25 @@ def test_a_promotion_made_right_after_the_worker_is_ready_is_applied(
             break
         time.sleep(0.5)
     assert served == v2, f"still serving {served} 20 s after promoting {v2}"
+
+
+def test_the_first_announcement_on_a_topic_that_did_not_exist_yet_is_seen(kafka_bootstrap) -> None:
+    """A watcher started before its topic exists (a fresh broker): the first `promote` creates
+    the topic and writes offset 0. The watcher used to start at the end resolved only once the
+    topic appeared, after that message, and missed it; the second one was applied."""
+    import uuid
+
+    from stream_app.control import ModelWatcher
+
+    topic = f"models-fresh-{uuid.uuid4().hex[:8]}"
+    watcher = ModelWatcher(kafka_bootstrap, topic)
+    try:
+        announce(kafka_bootstrap, topic, ModelAnnouncement(version="v-first", alias="champion"))
+        seen: list[str] = []
+        deadline = time.monotonic() + 15
+        while not seen and time.monotonic() < deadline:
+            seen += [a.version for a in watcher.poll()]
+            time.sleep(0.2)
+    finally:
+        watcher.close()
+    assert seen == ["v-first"]
