@@ -7,6 +7,7 @@ from typing import NoReturn
 import pytest
 
 from stream_app.delivery import AckAfterDelivery, DeliveryError, delivered
+from tests.ranking import settle, wait_until_async
 
 
 def acked(loop: asyncio.AbstractEventLoop, value: object = None) -> asyncio.Future[object]:
@@ -20,7 +21,7 @@ async def test_waits_for_every_acknowledgement() -> None:
     loop = asyncio.get_running_loop()
     late = loop.create_future()
     waiting = asyncio.ensure_future(delivered([acked(loop), late, acked(loop)], timeout_s=5))
-    await asyncio.sleep(0.05)
+    await settle()
     assert not waiting.done()  # one send still unacknowledged: the batch is not done
     late.set_result(None)
     assert await waiting == 3
@@ -59,17 +60,20 @@ async def test_batches_are_acked_in_order_once_delivered_while_the_next_goes_on(
     async def ack(event: str) -> None:
         acked.append(event)
 
-    acks = AckAfterDelivery(ack, timeout_s=5, max_in_flight=4, on_failure=_fail)
+    delivered_batches: list[float] = []  # observe_seconds runs once a batch's sends are all acknowledged
+    acks = AckAfterDelivery(ack, timeout_s=5, max_in_flight=4, on_failure=_fail,
+                            observe_seconds=delivered_batches.append)
     first, second = loop.create_future(), loop.create_future()
     await acks.submit(["a1", "a2"], [first], 0.0)
     await acks.submit(["b1"], [second], 0.0)  # does not wait for the first batch
     assert acks.in_flight == 2 and acked == []
     second.set_result(None)
-    await asyncio.sleep(0.01)
+    await wait_until_async(lambda: len(delivered_batches) == 1, message="second batch seen as delivered")
+    await settle()
     assert acked == []  # delivered first, but acked only after the batch before it
     first.set_result(None)
-    await asyncio.sleep(0.01)
-    assert acked == ["a1", "a2", "b1"] and acks.in_flight == 0
+    await wait_until_async(lambda: acks.in_flight == 0, message="both batches acked")
+    assert acked == ["a1", "a2", "b1"]
 
 
 @pytest.mark.asyncio
@@ -83,7 +87,7 @@ async def test_at_most_max_in_flight_batches_wait() -> None:
     first = loop.create_future()
     await acks.submit(["a"], [first], 0.0)
     blocked = asyncio.ensure_future(acks.submit(["b"], [acked(loop)], 0.0))
-    await asyncio.sleep(0.02)
+    await settle()
     assert not blocked.done()
     first.set_result(None)
     await asyncio.wait_for(blocked, 1)
@@ -104,5 +108,6 @@ async def test_an_undelivered_batch_is_never_acked() -> None:
 
     acks = AckAfterDelivery(ack, timeout_s=0.02, max_in_flight=2, on_failure=fail)
     await acks.submit(["a"], [loop.create_future()], 0.0)
-    await asyncio.sleep(0.1)
+    await wait_until_async(lambda: failures, message="the delivery timeout reported")
+    await wait_until_async(lambda: acks.in_flight == 0, message="the failed batch given up")
     assert acked_events == [] and len(failures) == 1 and "not acknowledged" in str(failures[0])

@@ -19,6 +19,7 @@ from schemas.events import SwipeEvent
 from stream_app.clients import SwipeProducer
 from offline.data.history import RATING_OF_BUCKET, SCHEMA, read_history
 from stream_app.history_sink import HistorySink, SinkStats, part_name
+from tests.ranking import wait_until
 
 
 def _run_until(sink: HistorySink, messages: int, timeout: float = 20.0) -> SinkStats:
@@ -102,19 +103,53 @@ def test_part_name_is_deterministic_and_file_safe() -> None:
 
 
 @pytest.mark.integration
-def test_sink_cli_runs_for_given_seconds(kafka_bootstrap: str, topic_factory: Callable[..., str],
-                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sink_cli_writes_then_stops_and_flushes(kafka_bootstrap: str, topic_factory: Callable[..., str],
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI writes the swipe, and on a stop (what SIGINT/SIGTERM set) flushes, commits and
+    reports; then ``--seconds`` alone ends a run. Stopped on a condition, not after a fixed
+    time that a slow machine may need all of for joining the group."""
     import typer
 
     from movierec_cli.sink_cmd import sink
 
-    topic = topic_factory("swipes")
+    topic, group = topic_factory("swipes"), f"cli-{uuid.uuid4().hex[:8]}"
     with SwipeProducer(kafka_bootstrap, topic) as producer:
         producer.send(user_id=4, movie_id=7, preference=4)
     monkeypatch.setenv("MOVIEREC_SWIPES_TOPIC", topic)
+    running: list[tuple[HistorySink, threading.Event | None]] = []  # the CLI's sink and its stop event
+    real_run = HistorySink.run
+
+    def run(self: HistorySink, max_seconds: float | None = None,
+            stop_event: threading.Event | None = None) -> SinkStats:
+        running.append((self, stop_event))
+        return real_run(self, max_seconds, stop_event)
+
+    monkeypatch.setattr(HistorySink, "run", run)
+
+    def stop_once_written() -> None:
+        try:
+            wait_until(lambda: running and running[0][0].stats.rows_written >= 1, timeout=60, interval=0.05,
+                       message="the swipe written")
+        except AssertionError:
+            return  # the CLI's --seconds ends it; the asserts below fail
+        stop = running[0][1]
+        assert stop is not None
+        stop.set()
+
+    watcher = threading.Thread(target=stop_once_written, daemon=True)
+    watcher.start()
     app = typer.Typer()
     app.command()(sink)
-    result = CliRunner().invoke(app, ["--bootstrap", kafka_bootstrap, "--out", str(tmp_path), "--seconds", "3",
-                                      "--group", f"cli-{uuid.uuid4().hex[:8]}", "--flush-seconds", "1"])
+    args = ["--bootstrap", kafka_bootstrap, "--out", str(tmp_path), "--group", group, "--flush-seconds", "1"]
+    t0 = time.monotonic()
+    result = CliRunner().invoke(app, [*args, "--seconds", "120"])
+    watcher.join(5)
     assert result.exit_code == 0, result.output
+    assert time.monotonic() - t0 < 100, "the sink was not stopped once it had written the swipe"
     assert len(read_history(tmp_path)) == 1 and "rows written" in result.output
+
+    # nothing new for the committed group: a short --seconds run ends by itself and adds nothing
+    again = CliRunner().invoke(app, [*args, "--seconds", "0.5"])
+    assert again.exit_code == 0, again.output
+    assert running[-1][0].stats.rows_written == 0
+    assert len(read_history(tmp_path)) == 1

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from offline.artifacts import ArtifactVersion, load_version
+from offline.evaluate import relevant_from_holdout
 from offline.replay.events import split_events
 from offline.replay.local import DirectStep, WorkerStep, initial_lists, play_local
 from offline.replay.params import OnlineParams, build_recommender
@@ -16,11 +18,57 @@ from offline.replay.report import write_report
 from offline.replay.run import ReplayConfig, Replayer
 from offline.replay.tune import SearchSpace, save_tuning, tune
 from stream_app.settings import ONLINE_TUNING_FILE, StreamSettings
+from tests.ranking import assert_same_ranking, near, scores_at
 
 
 @pytest.fixture(scope="module")
 def art(small_artifacts: Path) -> ArtifactVersion:
     return load_version(small_artifacts)
+
+
+def assert_offline_start_is_the_offline_report(art: ArtifactVersion, ndcg10: float) -> None:
+    """A static replay of test starts from the offline model's lists, so its ``ndcg10`` is the
+    offline report's test ndcg@10, up to ties.
+
+    The replay ranks all users in blocks of 512, the offline evaluation in its own batches:
+    BLAS kernels differ by shape, so near-equal scores may come in another order. Checked:
+    every user's start list (``initial_lists``, as the replay builds it) is the float64
+    top-20 up to ties; and the two ndcg@10 differ by at most what reordering the runs of
+    near-equal float64 scores can move it (a run's liked movies at its top vs at its bottom),
+    0 when no liked test movie sits in such a run.
+    """
+    rec = build_recommender(art, "static", "train+val", OnlineParams())
+    lists = initial_lists(rec, rec.users.ids.tolist(), 20)
+    exact = rec.user_factors.astype(np.float64) @ rec.item_factors.T.astype(np.float64)
+    seen = rec.history.tocoo()
+    exact[seen.row, seen.col] = -np.inf
+    top = np.argsort(-exact, axis=1, kind="stable")[:, :21]
+    for u, user_id in enumerate(rec.users.ids.tolist()):
+        got = lists[user_id]
+        assert_same_ranking(got, scores_at(exact[u], rec.movies.index_of(got)), rec.movies.ids[top[u, :20]],
+                            exact[u, top[u, :20]], context=f"user {user_id}'s start list")
+    test = art.tables["test"]
+    holdout = sp.csr_matrix((test["preference"].to_numpy(np.float32),
+                             (rec.users.index_of(test["user_id"].to_numpy()),
+                              rec.movies.index_of(test["movie_id"].to_numpy()))), shape=exact.shape)
+    relevant = relevant_from_holdout(holdout)
+    evaluated = np.flatnonzero(np.diff(relevant.indptr) > 0)
+    discount = 1.0 / np.log2(np.arange(2, 12))  # ranks 1..10
+    gain = np.r_[discount, np.zeros(top.shape[1] - 10)]  # nothing below rank 10
+    spread = 0.0  # sum over users of the most a reordering of tied movies moves their ndcg@10
+    for u in evaluated:
+        liked = set(relevant.indices[relevant.indptr[u]:relevant.indptr[u + 1]].tolist())
+        s, idcg = exact[u, top[u]], discount[: min(len(liked), 10)].sum()
+        start = 0
+        while start < len(s):
+            end = start
+            while end + 1 < len(s) and near(s[end], s[end + 1]):
+                end += 1
+            n = sum(int(m) in liked for m in top[u, start:end + 1])
+            spread += (gain[start:start + n].sum() - gain[end + 1 - n:end + 1].sum()) / idcg
+            start = end + 1
+    expected = art.metrics["test"]["als"]["ndcg@10"]
+    assert abs(ndcg10 - expected) <= spread / len(evaluated) + 1e-12, (ndcg10, expected, spread)
 
 
 def test_events_are_in_global_time_order(art: ArtifactVersion) -> None:
@@ -48,7 +96,7 @@ def test_replay_report_and_offline_consistency(art: ArtifactVersion, small_artif
     outcome = Replayer(art, small_artifacts, cfg).run()
     s = outcome.strategies
     # before any swipe the lists are the offline model's: the offline report's test numbers
-    assert s["static"].metrics["offline_start/ndcg@10"] == pytest.approx(art.metrics["test"]["als"]["ndcg@10"])
+    assert_offline_start_is_the_offline_report(art, s["static"].metrics["offline_start/ndcg@10"])
     # popularity counts tie; the order among equal counts may differ from the offline baseline's
     assert s["popularity"].metrics["offline_start/ndcg@10"] == pytest.approx(
         art.metrics["test"]["popularity_" + art.info["cold_start"]]["ndcg@10"], abs=0.002)
@@ -93,5 +141,4 @@ def test_val_replay_has_next_split_metrics_and_the_retrain_reference(art: Artifa
         for u, m in zip(outcome.events.user_ids.tolist(), outcome.events.movie_ids.tolist()):
             swiped.setdefault(u, set()).add(m)
         assert all(not swiped[u] & set(ids.tolist()) for u, ids in o.play.final.items()), o.name
-    assert outcome.references["static@test"].metrics["offline_start/ndcg@10"] == pytest.approx(
-        art.metrics["test"]["als"]["ndcg@10"])
+    assert_offline_start_is_the_offline_report(art, outcome.references["static@test"].metrics["offline_start/ndcg@10"])
