@@ -13,11 +13,13 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import topics
+from stream_app.kafka_config import KafkaConnection, KafkaSecurity
 
+_WILDCARDS = ("0.0.0.0", "::", "")
 ONLINE_TUNING_FILE = "online_tuning.json"
 """Written by ``movierec replay tune`` into ``ARTIFACTS/<version>/``; read by the worker."""
 
@@ -38,11 +40,15 @@ class AdditiveSettings(BaseModel):
 class StreamSettings(BaseSettings):
     """One process's connection and behaviour settings."""
 
+    # hide_input_in_errors: an error in ``kafka`` would otherwise print the SASL password
     model_config = SettingsConfigDict(env_prefix="MOVIEREC_", env_nested_delimiter="__", extra="ignore",
-                                      use_attribute_docstrings=True)
+                                      use_attribute_docstrings=True, hide_input_in_errors=True)
 
     bootstrap_servers: str = "127.0.0.1:9092"
     """Kafka bootstrap servers, comma-separated host:port."""
+    kafka: KafkaSecurity = KafkaSecurity()
+    """TLS and SASL of every Kafka client (``MOVIEREC_KAFKA__SECURITY_PROTOCOL`` ...; see
+    ``stream_app/kafka_config.py``)."""
     swipes_topic: str = topics.SWIPES
     recommendations_topic: str = topics.RECOMMENDATIONS
     dlq_topic: str = topics.SWIPES_DLQ
@@ -103,7 +109,15 @@ class StreamSettings(BaseSettings):
     """Fold-in lambda; None: the artifact's ALS regularization."""
     additive: AdditiveSettings = AdditiveSettings()
     web_host: str = "127.0.0.1"
+    """Host name or address other workers (and the app server) reach this worker's HTTP API
+    at: a user's request is forwarded to ``http://<web_host>:<web_port>`` of the worker that
+    owns the user. Left unset with a wildcard ``web_bind``: this machine's host name."""
+    web_bind: str | None = None
+    """Address the HTTP server listens on (``0.0.0.0``: every interface); None: ``web_host``."""
     web_port: int = Field(6066, ge=1, le=65535)
+    api_token: SecretStr | None = None
+    """Bearer token that ``POST /swipes`` and ``/users/...`` require (``Authorization: Bearer
+    <token>``); None or empty: no token needed. ``/health`` and ``/metrics`` stay open."""
     log_format: Literal["text", "json"] = "text"
     store: str = "rocksdb://"
     """Faust table store: ``rocksdb://`` or ``memory://`` (tests)."""
@@ -111,6 +125,35 @@ class StreamSettings(BaseSettings):
     """Faust's data directory (RocksDB tables live in DATA_DIR/APP_ID)."""
     history_dir: Path = Path(".movierec/history")
     """Where the history sink writes every valid swipe (``date=YYYY-MM-DD/part-*.parquet``)."""
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @field_validator("web_host")
+    @classmethod
+    def _not_a_wildcard(cls, value: str) -> str:
+        """A wildcard is a bind address, never one to advertise: other workers would forward
+        to themselves (every worker would answer every user from its own, wrong, state)."""
+        if value.strip("[]") in _WILDCARDS:
+            raise ValueError(f"{value!r} is not an address other workers can reach: set MOVIEREC_WEB_BIND to it "
+                             "(listen on every interface) and MOVIEREC_WEB_HOST to this worker's host name "
+                             "(left unset, it is socket.gethostname())")
+        return value
+
+    @model_validator(mode="after")
+    def _advertise_the_host_name(self) -> StreamSettings:
+        """Bound to every interface with no ``web_host`` given: advertise the host name."""
+        if "web_host" not in self.model_fields_set and self.web_bind is not None \
+                and self.web_bind.strip("[]") in _WILDCARDS:
+            self.web_host = socket.gethostname()
+        return self
+
+    def connection(self, bootstrap_servers: str | None = None) -> KafkaConnection:
+        """The Kafka connection of every client of this process (``bootstrap_servers``, e.g. a
+        CLI ``--bootstrap``, replaces the configured servers)."""
+        return KafkaConnection(bootstrap_servers=bootstrap_servers or self.bootstrap_servers, security=self.kafka)
 
     def instance_id(self) -> str | None:
         """The worker's ``group.instance.id`` (see ``group_instance_id``), or None for dynamic membership."""
