@@ -57,7 +57,7 @@ def report(
     settings = StreamSettings()
     servers = bootstrap or settings.bootstrap_servers
     try:
-        result, summary = kafka_ab_report(servers, within, recommendations_topic or settings.recommendations_topic,
+        result, summary = kafka_ab_report(settings.connection(servers), within, recommendations_topic or settings.recommendations_topic,
                                           swipes_topic or settings.swipes_topic, control, timeout)
     except KafkaException as exc:
         err.print(f"[red]cannot read the topics from {servers}:[/] {exc}")

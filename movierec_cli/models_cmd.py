@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.table import Table
 
@@ -16,20 +15,11 @@ from offline.registry import Aliases, clear_challenger, load_aliases, resolve
 from offline.registry import promote as promote_version
 from offline.registry import rollback as rollback_champion
 from offline.tracking import mirror_aliases
+from stream_app.settings import StreamSettings
 
 app = typer.Typer(no_args_is_help=True, help="Model versions: champion/challenger aliases, promote, roll back.")
 console = Console(width=max(Console().width, 130))
 err = Console(stderr=True)
-
-
-class CliSettings(BaseSettings):
-    """Defaults of the models commands from the environment (``MOVIEREC_ARTIFACTS``)."""
-
-    model_config = SettingsConfigDict(env_prefix="MOVIEREC_", extra="ignore")
-
-    artifacts: Path = Path("artifacts")
-    bootstrap_servers: str = "127.0.0.1:9092"
-    models_topic: str = "models.v1"
 
 
 ANNOUNCE_OPTION = typer.Option(
@@ -47,9 +37,9 @@ def tell_workers(announce: bool, version: str, alias: str, action: str, by: str 
     from schemas.events import ModelAnnouncement
     from stream_app.control import announce as publish
 
-    s = CliSettings()
+    s = StreamSettings()  # artifacts, broker (with its TLS/SASL) and models topic: the workers' settings
     try:
-        publish(s.bootstrap_servers, s.models_topic,
+        publish(s.connection(), s.models_topic,
                 ModelAnnouncement(version=version, alias=alias, action=action, by=by or getpass.getuser()))
     except Exception as exc:  # noqa: BLE001 - the registry change stands; workers pick it up on restart
         err.print(f"[yellow]note:[/] no announcement on {s.models_topic} ({exc}); workers use it after a restart")
@@ -69,7 +59,7 @@ ARTIFACTS_OPTION = typer.Option(
 
 def artifacts_root(option: Path | None) -> Path:
     """``--artifacts`` when given, else the ``MOVIEREC_ARTIFACTS`` setting, else ``artifacts``."""
-    return option if option is not None else CliSettings().artifacts
+    return option if option is not None else StreamSettings().artifacts
 
 
 def _read_json(path: Path) -> dict[str, Any]:

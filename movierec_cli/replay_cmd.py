@@ -113,7 +113,7 @@ def replay(
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
     cfg = ReplayConfig(split, names, params, via, limit=limit)  # type: ignore[arg-type]
     work = Path(tempfile.mkdtemp(prefix="movierec-replay-"))
-    kafka = KafkaOptions(bootstrap or StreamSettings().bootstrap_servers, work, partitions) if via == "kafka" else None
+    kafka = KafkaOptions(StreamSettings().connection(bootstrap), work, partitions) if via == "kafka" else None
     replayer = Replayer(art, artifacts, cfg, kafka, _bar(progress))
     try:
         outcome = replayer.run()

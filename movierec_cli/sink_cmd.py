@@ -58,7 +58,7 @@ def sink(
 
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        history = HistorySink(bootstrap or settings.bootstrap_servers, topic or settings.swipes_topic, out_dir,
+        history = HistorySink(settings.connection(bootstrap), topic or settings.swipes_topic, out_dir,
                               group_id=group, flush_events=flush_events, flush_seconds=flush_seconds)
         stats = history.run(max_seconds=seconds, stop_event=stop)
     except KafkaException as exc:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import typer
+from confluent_kafka import KafkaException
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -27,14 +28,17 @@ def swipe(
     movie: int = typer.Option(..., "--movie", help="MovieLens movie id."),
     preference: int = typer.Option(..., "--preference", help="1 hate, 2 dislike, 3 like, 4 love."),
     wait: float = typer.Option(0.0, "--wait", help="Then wait up to this many seconds for the list it causes."),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds to wait for the broker's acknowledgement."),
     bootstrap: str | None = _BOOTSTRAP,
 ) -> None:
-    """Send one swipe to swipes.v1."""
+    """Send one swipe to swipes.v1 (TLS/SASL from the MOVIEREC_KAFKA__* settings)."""
     settings = StreamSettings()
-    servers = bootstrap or settings.bootstrap_servers
+    kafka = settings.connection(bootstrap)
+    servers = kafka.bootstrap_servers
     try:
-        with SwipeProducer(servers, settings.swipes_topic) as producer:
-            event = producer.send(user_id=user, movie_id=movie, preference=preference)
+        producer = SwipeProducer(kafka, settings.swipes_topic)
+        event = producer.send(user_id=user, movie_id=movie, preference=preference)
+        producer.flush(timeout)
     except ValidationError as exc:
         err_console.print(f"[red]invalid swipe:[/] {exc}")
         raise typer.Exit(2) from None
@@ -43,7 +47,7 @@ def swipe(
         raise typer.Exit(1) from None
     console.print(f"sent swipe {event.event_id}: user {user} -> movie {movie}, preference {preference}")
     if wait > 0:
-        with RecommendationConsumer(servers, settings.recommendations_topic) as consumer:
+        with RecommendationConsumer(kafka, settings.recommendations_topic) as consumer:
             result = consumer.latest_for(user, wait, cause_event_id=event.event_id)
         if result is None:
             err_console.print(f"[yellow]no list caused by this swipe within {wait:g} s[/]")
@@ -60,9 +64,14 @@ def recs(
 ) -> None:
     """Show the user's newest recommendation list from recommendations.v1."""
     settings = StreamSettings()
-    servers = bootstrap or settings.bootstrap_servers
-    with RecommendationConsumer(servers, settings.recommendations_topic) as consumer:
-        result = consumer.latest_for(user, timeout)
+    kafka = settings.connection(bootstrap)
+    servers = kafka.bootstrap_servers
+    try:
+        with RecommendationConsumer(kafka, settings.recommendations_topic) as consumer:
+            result = consumer.latest_for(user, timeout)
+    except KafkaException as exc:
+        err_console.print(f"[red]cannot read lists from {servers}:[/] {exc}")
+        raise typer.Exit(1) from None
     if result is None:
         err_console.print(f"[yellow]no recommendation list for user {user} on {servers} within {timeout:g} s[/]")
         raise typer.Exit(1)
@@ -98,7 +107,7 @@ def worker(
     from stream_app.settings import StreamSettings
 
     settings = StreamSettings()
-    ensure_topics(settings.bootstrap_servers, settings.topic_partitions())
+    ensure_topics(settings.connection(), settings.topic_partitions())
     from stream_app.app import app as faust_app
 
     sys.argv = ["movierec-stream", "worker", "-l", loglevel]

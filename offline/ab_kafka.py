@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from offline.ab import ABReport, ListShown, Swipe, UserEvent, ab_report, order_events
 from schemas.events import RecommendationList, SwipeEvent
 from schemas.topics import RECOMMENDATIONS, SWIPES
+from stream_app.kafka_config import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,16 @@ def _end_offsets(consumer: Consumer, topics: list[str], timeout: float) -> dict[
     return out
 
 
-def read_until_end(bootstrap: str, topics: list[str], timeout: float = 30.0,
+def read_until_end(bootstrap: str | KafkaConnection, topics: list[str], timeout: float = 30.0,
                    config: dict[str, Any] | None = None) -> tuple[list[Message], bool]:
     """Every message of ``topics`` from the beginning up to the end offsets at the start.
 
     Returns the messages (in no particular order across partitions) and whether every
     partition was read to its end within ``timeout`` seconds.
     """
-    conf = {"bootstrap.servers": bootstrap, "group.id": f"movierec-ab-{uuid.uuid4().hex}",
-            "enable.auto.commit": False, "enable.partition.eof": True, "logger": log, **(config or {})}
-    consumer = Consumer(conf)
+    conf = {"group.id": f"movierec-ab-{uuid.uuid4().hex}", "enable.auto.commit": False,
+            "enable.partition.eof": True, "logger": log, **(config or {})}
+    consumer = Consumer(KafkaConnection.of(bootstrap).client_config(conf))
     messages: list[Message] = []
     try:
         ends = _end_offsets(consumer, topics, timeout)
@@ -91,7 +92,7 @@ def _seconds(msg: Message, fallback: float) -> float:
     return fallback if kind == TIMESTAMP_NOT_AVAILABLE else ms / 1000.0
 
 
-def collect_events(bootstrap: str, recommendations_topic: str = RECOMMENDATIONS, swipes_topic: str = SWIPES,
+def collect_events(bootstrap: str | KafkaConnection, recommendations_topic: str = RECOMMENDATIONS, swipes_topic: str = SWIPES,
                    timeout: float = 30.0) -> tuple[dict[int, list[UserEvent]], ReadSummary]:
     """Every user's lists and swipes from the two topics, in time order, and a read summary."""
     messages, complete = read_until_end(bootstrap, [recommendations_topic, swipes_topic], timeout)
@@ -115,7 +116,7 @@ def collect_events(bootstrap: str, recommendations_topic: str = RECOMMENDATIONS,
     return order_events(rows), ReadSummary(lists, swipes, malformed, complete)
 
 
-def kafka_ab_report(bootstrap: str, within: int = 5, recommendations_topic: str = RECOMMENDATIONS,
+def kafka_ab_report(bootstrap: str | KafkaConnection, within: int = 5, recommendations_topic: str = RECOMMENDATIONS,
                     swipes_topic: str = SWIPES, control: str | None = None,
                     timeout: float = 30.0) -> tuple[ABReport, ReadSummary]:
     """The A/B report over everything on the two topics so far."""

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -29,10 +30,21 @@ log = logging.getLogger(__name__)
 POINTER = "LATEST"
 INFO = "model_info.json"
 METRICS = "metrics.json"
+VERSION_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,127}")
+"""A version name: one plain directory name under the root (no path, no leading dot)."""
 
 
 class ArtifactError(Exception):
     """A missing, incomplete or corrupted artifact version."""
+
+
+def check_version_name(version: str) -> str:
+    """``version`` if it is a plain version name (``VERSION_NAME``), else ``ArtifactError``: a
+    path such as ``/etc`` or ``../x`` must never pick a directory outside the root."""
+    if not isinstance(version, str) or not VERSION_NAME.fullmatch(version):
+        raise ArtifactError(f"{str(version)[:80]!r} is not a version name (letters, digits, '.', '_', '-'; "
+                            "no path)")
+    return version
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -97,6 +109,7 @@ def write_version(
     already encoded, by ``parquet_bytes``); ``info`` gains ``files: {name: sha256}`` and is
     written last as ``model_info.json``.
     """
+    check_version_name(version)
     root.mkdir(parents=True, exist_ok=True)
     final = root / version
     if final.exists():
@@ -128,6 +141,7 @@ def write_version(
 
 
 def set_pointer(root: Path, version: str) -> None:
+    check_version_name(version)
     if not (root / version / INFO).is_file():
         raise ArtifactError(f"no complete artifact version {version!r} under {root}")
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{POINTER}.")
@@ -164,7 +178,7 @@ class ArtifactVersion:
 
 def load_version(root: Path, version: str | None = None, verify: bool = True) -> ArtifactVersion:
     """Load ``version`` (default: the pointer's) after checking every file's sha256."""
-    version = version or latest_version(root)
+    version = check_version_name(version or latest_version(root))
     path = root / version
     info_path = path / INFO
     if not info_path.is_file():

@@ -8,10 +8,12 @@ from collections.abc import Mapping
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from stream_app.kafka_config import KafkaConnection
+
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(bootstrap_servers: str, partitions_by_topic: Mapping[str, int], *,
+def ensure_topics(bootstrap_servers: str | KafkaConnection, partitions_by_topic: Mapping[str, int], *,
                   replication_factor: int = 1, timeout_s: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; existing ones are left as they are.
 
@@ -20,7 +22,7 @@ def ensure_topics(bootstrap_servers: str, partitions_by_topic: Mapping[str, int]
     """
     if not partitions_by_topic:
         return []
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    admin = AdminClient(KafkaConnection.of(bootstrap_servers).client_config({"logger": log}))
     existing = admin.list_topics(timeout=timeout_s).topics
     for name in partitions_by_topic.keys() & existing.keys():
         have, want = len(existing[name].partitions), partitions_by_topic[name]

@@ -30,6 +30,7 @@ from stream_app.rewind import rewind_after_recovery
 from stream_app.settings import StreamSettings
 from stream_app.control import ModelWatcher
 from stream_app.delivery import AckAfterDelivery, ConfirmedTable, DeliveryError
+from stream_app.model_choice import RejectedAnnouncement, announced_version
 from stream_app.model_holder import ModelHolder
 from stream_app.user_state import UserState
 
@@ -40,14 +41,15 @@ settings = StreamSettings()
 threadpool_limits(1, "blas")
 settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
 
+kafka = settings.connection()  # servers, TLS and SASL of every client of this process
 app = faust.App(
     settings.app_id,
-    broker=[f"kafka://{h.strip()}" for h in settings.bootstrap_servers.split(",")],
+    **kafka.faust_broker_kwargs(),
     store=settings.store,
     datadir=str(settings.data_dir / settings.app_id),  # one RocksDB folder per app id
     topic_partitions=settings.partitions,
-    web_host=settings.web_host,
-    web_bind=settings.web_host,
+    web_host=settings.web_host,  # advertised: other workers forward a user's requests here
+    web_bind=settings.web_bind or settings.web_host,
     web_port=settings.web_port,
     loghandlers=log_handlers(settings.log_format),
     producer_acks=-1,
@@ -83,11 +85,13 @@ def _before_joining(sender: faust.App, **_: object) -> None:
     tables recovered (stream_app/rewind.py); rebuild local state the changelog does not back
     (stream_app/stale_state.py)."""
     try:
-        check_topic_layout(settings.bootstrap_servers, settings.topic_partitions(),
-                           changelog=user_states.changelog_topic_name, source=settings.swipes_topic,
-                           configured=settings.partitions)
+        cluster_id = check_topic_layout(kafka, settings.topic_partitions(),
+                                        changelog=user_states.changelog_topic_name, source=settings.swipes_topic,
+                                        configured=settings.partitions)
     except TopicLayoutError as exc:
         stop_misconfigured(str(exc))
+    if cluster_id is not None:  # local state written against another cluster: rebuilt from this one's
+        stale_state.forget_other_cluster(settings.data_dir / settings.app_id, cluster_id)
     rewind_after_recovery(sender.consumer, {settings.swipes_topic})
     stale_state.install(sender.tables.recovery)
 
@@ -107,19 +111,26 @@ async def start_models() -> None:
     loop = asyncio.get_running_loop()
     while watcher is None:
         try:
-            watcher = await loop.run_in_executor(None, ModelWatcher, settings.bootstrap_servers,
-                                                 settings.models_topic)
+            watcher = await loop.run_in_executor(None, ModelWatcher, kafka, settings.models_topic)
         except Exception as exc:  # noqa: BLE001 - no broker yet: keep trying, /health says recovering
             log.warning("cannot watch %s yet (%s); retrying", settings.models_topic, exc)
             await asyncio.sleep(2.0)
     health.watcher_started = True
-    await loop.run_in_executor(None, model.get)
-    await loop.run_in_executor(None, model.challenger)
+    try:  # once: a broken artifact is reported by /health, not re-read on every request
+        await loop.run_in_executor(None, model.load)
+    except Exception:  # noqa: BLE001 - /health says unhealthy; a valid announced champion recovers
+        log.exception("cannot load the served model; /health reports it until a valid one is announced")
+        return
+    models_loaded()
+    await app.tables.recovery.completed.wait()
+    log.info("%s: serving %s (%s), models.v1 watched", READY_MARK, model.get().model_version, settings.strategy)
+
+
+def models_loaded() -> None:
+    """A champion is loaded: swipes may be processed."""
     health.model_loaded = True
     model_ready.set()
     metrics.MODEL_INFO.info({"version": model.get().model_version, "strategy": settings.strategy})
-    await app.tables.recovery.completed.wait()
-    log.info("%s: serving %s (%s), models.v1 watched", READY_MARK, model.get().model_version, settings.strategy)
 
 
 def partitions_ready() -> bool:
@@ -130,26 +141,31 @@ def partitions_ready() -> bool:
 
 @app.timer(interval=1.0)
 async def watch_models() -> None:
-    """Swap the served model when ``models.v1`` announces a promotion (no restart)."""
+    """Follow the registry when ``models.v1`` announces a change (no restart). An announcement
+    is only a hint: the worker serves what its own ``aliases.json`` names (``model_choice``)."""
     if watcher is None:
         return
+    loop = asyncio.get_running_loop()
     for ann in watcher.poll():
+        said = f"{ann.version[:80]!r} as {ann.alias} ({ann.action} by {ann.by[:40]!r})"  # repr: no forged log lines
         if settings.artifact_version is not None:
-            log.warning("ignoring announcement of %s: this worker is pinned to %s", ann.version,
-                        settings.artifact_version)
+            log.warning("ignoring announcement of %s: this worker is pinned to %s", said, settings.artifact_version)
             continue
-        if ann.action == "clear":
-            model.set_challenger(None)
-            log.info("challenger cleared")
+        try:  # read the registry, load and verify off the event loop: swipes keep flowing meanwhile
+            version = await loop.run_in_executor(None, announced_version, settings.artifacts, ann)
+            new = None if version is None else await loop.run_in_executor(None, model.build, version)
+        except RejectedAnnouncement as exc:
+            log.warning("ignoring announcement of %s: %s", said, exc)
             continue
-        try:  # load and verify off the event loop: swipes keep flowing meanwhile
-            new = await asyncio.get_running_loop().run_in_executor(None, model.build, ann.version)
         except Exception:  # noqa: BLE001 - a bad artifact must not stop the worker
-            log.exception("cannot load announced model %s; keeping the current one", ann.version)
+            log.exception("cannot load announced model %s; keeping the current one", said)
             continue
         (model.set if ann.alias == "champion" else model.set_challenger)(new)
-        metrics.MODEL_INFO.info({"version": model.get().model_version, "strategy": settings.strategy})
-        log.info("now serving %s as %s (%s by %s)", ann.version, ann.alias, ann.action, ann.by or "?")
+        log.info("now serving %s", said if new is not None else "no challenger")
+        if ann.alias == "champion" and not model_ready.is_set():
+            models_loaded()  # the first load failed; this one serves
+        elif model_ready.is_set():
+            metrics.MODEL_INFO.info({"version": model.get().model_version, "strategy": settings.strategy})
 
 
 def in_partition_of(event: faust.types.EventT) -> None:

@@ -1,7 +1,10 @@
 """Thin confluent-kafka clients for the event contracts: send swipes, read recommendation lists.
 
 Both key messages by ``str(user_id)`` (UTF-8), so a user's swipes and lists share a partition,
-and both route librdkafka's own logging into :mod:`logging`.
+both route librdkafka's own logging into :mod:`logging`, and both connect as a
+:class:`~stream_app.kafka_config.KafkaConnection` says (a string: PLAINTEXT to those servers).
+A broker that refuses the login fails the next ``flush``/``poll`` at once instead of after
+the timeout.
 """
 from __future__ import annotations
 
@@ -16,12 +19,31 @@ from pydantic import ValidationError
 
 from schemas.events import RecommendationList, SwipeEvent
 from schemas.topics import RECOMMENDATIONS, SWIPES
+from stream_app.kafka_config import KafkaConnection
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryError(KafkaException):
     """Some messages were not acknowledged by the broker."""
+
+
+class RefusedLogin:
+    """librdkafka ``error_cb``: remembers a refused SASL/TLS login, which it only logs and retries."""
+
+    def __init__(self) -> None:
+        self.error: KafkaError | None = None
+
+    def __call__(self, err: KafkaError) -> None:
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED) or err.fatal():
+            self.error = self.error or err
+        else:
+            log.debug("kafka client: %s", err)
+
+    def check(self) -> None:
+        """Raise ``KafkaException`` if the broker refused the login."""
+        if self.error is not None:
+            raise KafkaException(self.error)
 
 
 class SwipeProducer:
@@ -33,15 +55,16 @@ class SwipeProducer:
             producer.send(user_id=1, movie_id=318, preference=4)
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str = SWIPES, *,
+    def __init__(self, bootstrap_servers: str | KafkaConnection, topic: str = SWIPES, *,
                  config: Mapping[str, Any] | None = None) -> None:
         self.topic = topic
+        self._refused = RefusedLogin()
         # murmur2_random: the Java client's key hash, as faust/aiokafka use for POST /swipes
         # and table routing (librdkafka's default, CRC32, would put a user elsewhere)
-        conf: dict[str, Any] = {"bootstrap.servers": bootstrap_servers, "enable.idempotence": True,
-                                "acks": "all", "linger.ms": 5, "client.id": "movierec-swipes", "logger": log,
-                                "partitioner": "murmur2_random"}
-        self._producer = Producer({**conf, **(config or {})})
+        conf: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                                "client.id": "movierec-swipes", "logger": log, "partitioner": "murmur2_random",
+                                "error_cb": self._refused}
+        self._producer = Producer(KafkaConnection.of(bootstrap_servers).client_config({**conf, **(config or {})}))
         self._failed: list[str] = []
 
     def send(self, event: SwipeEvent | None = None, /, **fields: Any) -> SwipeEvent:
@@ -66,8 +89,14 @@ class SwipeProducer:
         return event
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait until every queued swipe is acknowledged; raises :class:`DeliveryError` otherwise."""
-        remaining = self._producer.flush(timeout)
+        """Wait until every queued swipe is acknowledged; raises :class:`DeliveryError` otherwise
+        (at once when the broker refused the login)."""
+        deadline = time.monotonic() + timeout
+        remaining = self._producer.flush(min(timeout, 0.5))
+        while remaining and self._refused.error is None and (left := deadline - time.monotonic()) > 0:
+            remaining = self._producer.flush(min(left, 0.5))
+        if self._refused.error is not None:
+            raise DeliveryError(f"{remaining} swipes not sent: the broker refused the login ({self._refused.error})")
         failed, self._failed = self._failed, []
         if remaining or failed:
             raise DeliveryError(f"{remaining} swipes unacknowledged after {timeout} s, "
@@ -95,18 +124,20 @@ class RecommendationConsumer:
     sees the whole topic when ``from_beginning`` is true, or only new lists otherwise.
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str = RECOMMENDATIONS, group_id: str | None = None,
-                 from_beginning: bool = True, *, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, bootstrap_servers: str | KafkaConnection, topic: str = RECOMMENDATIONS,
+                 group_id: str | None = None, from_beginning: bool = True, *,
+                 config: Mapping[str, Any] | None = None) -> None:
         self.topic = topic
+        self._refused = RefusedLogin()
         conf: dict[str, Any] = {
-            "bootstrap.servers": bootstrap_servers,
             "group.id": group_id or f"movierec-recs-{uuid4().hex}",
             "enable.auto.commit": group_id is not None,
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.partition.eof": True,
             "logger": log,
+            "error_cb": self._refused,
         }
-        self._consumer = Consumer({**conf, **(config or {})})
+        self._consumer = Consumer(KafkaConnection.of(bootstrap_servers).client_config({**conf, **(config or {})}))
         self._assigned: set[tuple[str, int]] = set()
         self._at_end: set[tuple[str, int]] = set()
         self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -117,12 +148,14 @@ class RecommendationConsumer:
         return bool(self._assigned) and self._assigned <= self._at_end
 
     def poll(self, timeout: float = 1.0) -> RecommendationList | None:
-        """The next valid list, or None if none arrives within ``timeout`` seconds."""
+        """The next valid list, or None if none arrives within ``timeout`` seconds; raises
+        ``KafkaException`` when the broker refused the login."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            msg = self._consumer.poll(left)
+            msg = self._consumer.poll(min(left, 0.5))
+            self._refused.check()
             if msg is None:
-                return None
+                continue
             if (parsed := self._parse(msg)) is not None:
                 return parsed
         return None

@@ -11,13 +11,15 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from schemas.events import ModelAnnouncement
 from stream_app.admin import ensure_topics
+from stream_app.kafka_config import KafkaConnection
 
 log = logging.getLogger(__name__)
 
 
-def announce(bootstrap_servers: str, topic: str, announcement: ModelAnnouncement, timeout: float = 10.0) -> None:
+def announce(bootstrap_servers: str | KafkaConnection, topic: str, announcement: ModelAnnouncement,
+             timeout: float = 10.0) -> None:
     """Produce one announcement (key = alias) and wait for the broker's acknowledgement."""
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all", "logger": log})
+    producer = Producer(KafkaConnection.of(bootstrap_servers).client_config({"acks": "all", "logger": log}))
     producer.list_topics(timeout=min(timeout, 3.0))  # fails fast when no broker answers
     producer.produce(topic, key=announcement.alias.encode(), value=announcement.to_bytes())
     if producer.flush(timeout):
@@ -27,13 +29,13 @@ def announce(bootstrap_servers: str, topic: str, announcement: ModelAnnouncement
 class ModelWatcher:
     """Non-blocking reader of announcements made after it started."""
 
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str | KafkaConnection, topic: str) -> None:
         self.topic = topic
         # The topic must exist before its end is read: on a fresh broker an end offset of a
         # missing topic resolves only at the first fetch, after the first announcement.
         ensure_topics(bootstrap_servers, {topic: 1})
-        self._consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "unused-no-commits",
-                                   "enable.auto.commit": False, "logger": log})
+        self._consumer = Consumer(KafkaConnection.of(bootstrap_servers).client_config(
+            {"group.id": "unused-no-commits", "enable.auto.commit": False, "logger": log}))
         meta = self._consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error or not meta.partitions:
             raise KafkaException(f"control topic {topic} is not available: {meta.error if meta else 'missing'}")

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from offline.data.history import RATING_OF_BUCKET, SCHEMA, read_history  # noqa: F401 (the sink's format)
 from schemas.events import SwipeEvent
 from schemas.topics import SWIPES
+from stream_app.kafka_config import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class HistorySink:
     ``flush_events`` buffered messages per assigned partition.
     """
 
-    def __init__(self, bootstrap: str, topic: str = SWIPES, out_dir: Path = Path(".movierec/history"),
+    def __init__(self, bootstrap: str | KafkaConnection, topic: str = SWIPES, out_dir: Path = Path(".movierec/history"),
                  group_id: str = "movierec-history-sink", flush_events: int = 10_000,
                  flush_seconds: float = 30.0, *, config: Mapping[str, Any] | None = None) -> None:
         if flush_events < 1 or flush_seconds <= 0:
@@ -106,10 +107,10 @@ class HistorySink:
         self.topic, self.out_dir = topic, Path(out_dir)
         self.flush_events, self.flush_seconds = flush_events, flush_seconds
         self.stats = SinkStats()
-        conf: dict[str, Any] = {"bootstrap.servers": bootstrap, "group.id": group_id,
+        conf: dict[str, Any] = {"group.id": group_id,
                                 "enable.auto.commit": False, "auto.offset.reset": "earliest",
                                 "client.id": "movierec-history-sink", "logger": log}
-        self._consumer = Consumer({**conf, **(config or {})})
+        self._consumer = Consumer(KafkaConnection.of(bootstrap).client_config({**conf, **(config or {})}))
         self._buffers: dict[int, _Buffer] = {}
         self._oldest: float | None = None  # monotonic time the oldest buffered message arrived
 

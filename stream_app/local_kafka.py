@@ -4,6 +4,10 @@ No Docker needed: ``fetch()`` copies the jars of ``kafka/pom.xml`` into a cache 
 ``start()`` writes ``server.properties`` and ``log4j.properties`` into a state directory, formats
 the storage once and launches ``java ... kafka.Kafka`` detached. The state directory (config, pid
 file, logs, log.dirs) is all ``stop`` and ``status`` need. The controller listens on ``port + 1``.
+
+Optionally (``BrokerConfig.sasl``) the broker also opens client listeners that need a login:
+SASL_PLAINTEXT and, with a PEM key and certificate, SASL_SSL (mechanism PLAIN, users from the
+config). Inter-broker and controller traffic stay on the PLAINTEXT listeners.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ POM = Path(__file__).resolve().parents[1] / "kafka" / "pom.xml"
 DEFAULT_STATE_DIR = Path(".movierec/kafka")
 HOST = "127.0.0.1"
 _COMPLETE = ".complete"  # written into the libs dir after a successful fetch, one jar a line
+_SAFE = re.compile(r"[A-Za-z0-9._-]{1,64}")  # SASL user names and passwords written into the JAAS line
 # KRaft combined mode, one node, replication 1; written one key=value a line (see server_properties).
 _SERVER_PROPERTIES = """
 process.roles=broker,controller  node.id=1  controller.quorum.voters=1@{host}:{cport}
@@ -66,6 +71,47 @@ def default_libs_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class SaslListeners:
+    """Client listeners that need a SASL PLAIN login (inter-broker traffic stays PLAINTEXT).
+
+    Attributes:
+        users: (username, password) pairs the broker accepts; letters, digits, ``._-`` only.
+        port: the SASL_PLAINTEXT listener's port.
+        ssl_port: the SASL_SSL listener's port (needs ``ssl_keystore``), or None for none.
+        ssl_keystore: a PEM file with the broker's unencrypted PKCS#8 key and its certificate chain.
+    """
+
+    users: tuple[tuple[str, str], ...]
+    port: int
+    ssl_port: int | None = None
+    ssl_keystore: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.users:
+            raise ValueError("SASL listeners need at least one user")
+        for name, password in self.users:
+            if not (_SAFE.fullmatch(name) and _SAFE.fullmatch(password)):
+                raise ValueError("SASL user names and passwords: letters, digits, '.', '_', '-' only")
+        if (self.ssl_port is None) != (self.ssl_keystore is None):
+            raise ValueError("a SASL_SSL listener needs both ssl_port and ssl_keystore")
+
+    def listeners(self) -> list[str]:
+        """``NAME://host:port`` of each client listener."""
+        out = [f"SASL_PLAINTEXT://{HOST}:{self.port}"]
+        return out + ([f"SASL_SSL://{HOST}:{self.ssl_port}"] if self.ssl_port is not None else [])
+
+    def properties(self) -> str:
+        """The server.properties lines of these listeners (after the listeners themselves)."""
+        users = " ".join(f'user_{name}="{password}"' for name, password in self.users)
+        jaas = f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};"
+        lines = ["sasl.enabled.mechanisms=PLAIN", f"listener.name.sasl_plaintext.plain.sasl.jaas.config={jaas}"]
+        if self.ssl_keystore is not None:
+            lines += [f"listener.name.sasl_ssl.plain.sasl.jaas.config={jaas}", "ssl.keystore.type=PEM",
+                      f"ssl.keystore.location={Path(self.ssl_keystore).resolve()}"]
+        return "".join(f"{line}\n" for line in lines)
+
+
+@dataclass(frozen=True)
 class BrokerConfig:
     """Everything needed to write the broker's config files and command line."""
 
@@ -75,6 +121,7 @@ class BrokerConfig:
     libs_dir: Path | None = None  # None: default_libs_dir()
     offsets_partitions: int = 4  # __consumer_offsets partitions; few keeps startup fast
     default_partitions: int = 4  # num.partitions of auto-created topics: the app's (StreamSettings.partitions)
+    sasl: SaslListeners | None = None  # extra client listeners that need a login
 
     @property
     def controller_port(self) -> int:
@@ -87,7 +134,17 @@ class BrokerConfig:
     def server_properties(self) -> str:
         filled = _SERVER_PROPERTIES.format(host=HOST, port=self.port, cport=self.controller_port,
                                            n=self.offsets_partitions, partitions=self.default_partitions)
-        return "".join(f"{kv}\n" for kv in filled.split()) + f"log.dirs={(self.state_dir / 'data').resolve()}\n"
+        lines = [f"{kv}\n" for kv in filled.split()]
+        if self.sasl is not None:
+            extra = self.sasl.listeners()
+            for i, line in enumerate(lines):
+                key = line.split("=", 1)[0]
+                if key in ("listeners", "advertised.listeners"):
+                    lines[i] = line.rstrip("\n") + "".join(f",{x}" for x in extra) + "\n"
+                elif key == "listener.security.protocol.map":
+                    lines[i] = line.rstrip("\n") + "".join(f",{x.split(':')[0]}:{x.split(':')[0]}" for x in extra) + "\n"
+        sasl = self.sasl.properties() if self.sasl is not None else ""
+        return "".join(lines) + sasl + f"log.dirs={(self.state_dir / 'data').resolve()}\n"
 
     def log4j_properties(self) -> str:
         return _LOG4J_PROPERTIES.format(logfile=(self.state_dir / "logs" / "server.log").resolve())
@@ -148,26 +205,28 @@ def fetch(libs_dir: Path | None = None, *, pom: Path = POM) -> Path:
 
 
 def start(port: int = 9092, state_dir: Path = DEFAULT_STATE_DIR, heap_mb: int = 512, *,
-          libs_dir: Path | None = None, timeout_s: float = 60.0, default_partitions: int = 4) -> StartResult:
+          libs_dir: Path | None = None, timeout_s: float = 60.0, default_partitions: int = 4,
+          sasl: SaslListeners | None = None) -> StartResult:
     """Start a broker on ``127.0.0.1:port`` (controller on ``port + 1``) and wait until it answers.
 
     ``default_partitions`` is the broker's ``num.partitions``: a topic a client auto-creates
     (a producer sending before the worker ever ran) gets as many partitions as the app's.
+    ``sasl`` adds client listeners that need a login (see :class:`SaslListeners`).
 
     If the broker of ``state_dir`` already runs, returns it with ``already_running=True``.
     Raises :class:`LocalKafkaError` if a port is taken by something else or startup fails.
     """
     t0 = time.monotonic()
     cfg = BrokerConfig(port=port, state_dir=Path(state_dir), heap_mb=heap_mb, libs_dir=libs_dir,
-                       default_partitions=default_partitions)
+                       default_partitions=default_partitions, sasl=sasl)
     current = status(cfg.state_dir)
     if current.pid is not None:
         if current.port != port:
             raise LocalKafkaError(f"the broker of {cfg.state_dir} already runs on port {current.port}, not {port}")
         _wait_until_answering(cfg, current.pid, t0 + timeout_s)
         return StartResult(status(cfg.state_dir), already_running=True, elapsed_s=time.monotonic() - t0)
-    for p in (cfg.port, cfg.controller_port):
-        if _port_open(p):
+    for p in (cfg.port, cfg.controller_port, *((sasl.port, sasl.ssl_port) if sasl else ())):
+        if p is not None and _port_open(p):
             raise LocalKafkaError(f"port {p} on {HOST} is in use by another process (the broker needs "
                                   f"--port {port} and {port + 1}); pick another --port")
     libs = fetch(cfg.libs_dir)
@@ -272,7 +331,8 @@ def _port_open(port: int) -> bool:
 
 def _configured_port(state_dir: Path) -> int | None:
     props = state_dir / "server.properties"
-    found = re.search(r"^advertised\.listeners=.*:(\d+)$", props.read_text(), re.M) if props.is_file() else None
+    text = props.read_text() if props.is_file() else ""
+    found = re.search(r"^advertised\.listeners=(?:.*,)?PLAINTEXT://[^,]*:(\d+)(?:,|$)", text, re.M)
     return int(found.group(1)) if found else None
 
 

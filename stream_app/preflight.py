@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from stream_app.kafka_config import KafkaConnection
+
 log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 78
@@ -49,9 +51,10 @@ def topic_layout_problem(existing: Mapping[str, int], *, source: str, changelog:
     return f"{what}; a user's swipes and state must share a partition number. Fix: {fix}."
 
 
-def check_topic_layout(bootstrap_servers: str, topics: Mapping[str, int], *, changelog: str,
-                       source: str, configured: int, timeout_s: float = 10.0) -> None:
-    """Create the project's missing topics, then check ``source`` against ``changelog``.
+def check_topic_layout(bootstrap_servers: str | KafkaConnection, topics: Mapping[str, int], *, changelog: str,
+                       source: str, configured: int, timeout_s: float = 10.0) -> str | None:
+    """Create the project's missing topics, then check ``source`` against ``changelog``;
+    return the cluster's id (None when no broker answered).
 
     Raises:
         TopicLayoutError: the layout cannot work (see :func:`topic_layout_problem`).
@@ -64,10 +67,12 @@ def check_topic_layout(bootstrap_servers: str, topics: Mapping[str, int], *, cha
 
     try:
         ensure_topics(bootstrap_servers, topics, timeout_s=timeout_s)
-        meta = AdminClient({"bootstrap.servers": bootstrap_servers, "logger": log}).list_topics(timeout=timeout_s)
+        admin = AdminClient(KafkaConnection.of(bootstrap_servers).client_config({"logger": log}))
+        meta = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
         log.warning("topic check skipped, no broker answered: %s", exc)
-        return
+        return None
     existing = {name: len(t.partitions) for name, t in meta.topics.items() if t.error is None}
     if (problem := topic_layout_problem(existing, source=source, changelog=changelog, configured=configured)):
         raise TopicLayoutError(problem)
+    return meta.cluster_id or None

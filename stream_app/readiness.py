@@ -28,11 +28,12 @@ class WorkerHealth:
         return self.model_loaded and self.watcher_started
 
 
-def health_status(health: WorkerHealth, *, broker_reachable: bool, partitions_ready: bool) -> tuple[HealthStatus, int]:
-    """``(status, http_code)``: ``unhealthy`` (503) when the agent died or no broker answers,
-    ``recovering`` (503) until models are loaded and the partitions are assigned and their
-    tables recovered, else ``ok`` (200)."""
-    if health.agent_error is not None or not broker_reachable:
+def health_status(health: WorkerHealth, *, broker_reachable: bool, partitions_ready: bool,
+                  model_error: str | None = None) -> tuple[HealthStatus, int]:
+    """``(status, http_code)``: ``unhealthy`` (503) when the agent died, the model could not be
+    loaded (``model_error``) or no broker answers, ``recovering`` (503) until models are loaded
+    and the partitions are assigned and their tables recovered, else ``ok`` (200)."""
+    if health.agent_error is not None or model_error is not None or not broker_reachable:
         return "unhealthy", 503
     if not (health.started and partitions_ready):
         return "recovering", 503

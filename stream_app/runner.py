@@ -12,9 +12,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stream_app.admin import ensure_topics
 from stream_app.readiness import READY_MARK
+from stream_app.settings import StreamSettings
 
 
 class WorkerError(RuntimeError):
@@ -39,10 +41,8 @@ class WorkerProcess:
     def start(self, timeout_s: float = 90.0) -> WorkerProcess:
         """Create the topics, spawn the worker and wait until it logs that it is ready."""
         settings_env = {f"MOVIEREC_{k}": str(v) for k, v in self.env.items()}
-        from stream_app.settings import StreamSettings
-
-        s = StreamSettings(**{k.lower(): v for k, v in self.env.items() if "__" not in k})
-        ensure_topics(s.bootstrap_servers, s.topic_partitions())
+        s = self.settings()
+        ensure_topics(s.connection(), s.topic_partitions())
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
@@ -62,6 +62,18 @@ class WorkerProcess:
             time.sleep(0.2)
         self.kill()
         raise WorkerError(f"worker not ready after {timeout_s:.0f}s:\n{self._log_since(offset)[-3000:]}")
+
+    def settings(self) -> StreamSettings:
+        """The worker's settings: ``env`` (nested names too, e.g. ``KAFKA__SASL_PASSWORD``) over
+        this process's ``MOVIEREC_*`` environment, which the worker inherits."""
+        fields: dict[str, Any] = {}
+        for name, value in self.env.items():
+            *outer, last = name.lower().split("__")
+            level = fields
+            for part in outer:
+                level = level.setdefault(part, {})
+            level[last] = str(value)
+        return StreamSettings(**fields)
 
     def _log_since(self, offset: int) -> str:
         with open(self.log_path, "rb") as f:

@@ -1,12 +1,18 @@
 """HTTP face of the worker, served by Faust's web server (default 127.0.0.1:6066).
 
 User routes go through ``table_route``: a request reaches the worker that owns the user's
-partition of the ``user-states`` table, so it answers from local state.
+partition of the ``user-states`` table, so it answers from local state. With
+``MOVIEREC_API_TOKEN`` set, ``POST /swipes`` and the user routes need ``Authorization: Bearer
+<token>`` (checked before routing; the forwarded request carries the header along).
+Handlers never load a model: until the worker has loaded it they answer 503.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
+import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -15,6 +21,7 @@ from pydantic import ValidationError
 
 from offline.recommender import UnknownMovieError
 from schemas.events import MAX_ID, RecommendationList, SwipeEvent
+from stream_app.model_holder import ModelNotReady
 from stream_app.processing import check_not_ahead, list_strategy
 from stream_app.readiness import health_status
 from stream_app.user_state import UserState
@@ -66,6 +73,34 @@ async def _deliver(topic: faust.TopicT, key: bytes, value: bytes) -> None:
     await fut
 
 
+def token_ok(header: str | None, token: str) -> bool:
+    """True when ``header`` is ``Bearer <token>`` (constant-time comparison of the token)."""
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+Handler = Callable[..., Awaitable[Response]]
+
+
+def require_token(worker: Any) -> Callable[[Handler], Handler]:
+    """Decorate a handler ``(view, request, ...)``: 401 unless the request carries the API token
+    (no token configured: every request passes)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def checked(view: View, request: Request, *args: Any, **kwargs: Any) -> Response:
+            token = worker.settings.api_token
+            if token is not None and not token_ok(request.headers.get("Authorization"), token.get_secret_value()):
+                response = _error(view, 401, "missing or wrong API token: send Authorization: Bearer <token>")
+                response.headers["WWW-Authenticate"] = 'Bearer realm="movierec"'
+                return response
+            return await handler(view, request, *args, **kwargs)
+
+        return checked
+
+    return decorate
+
+
 def _log_late_failure(delivery: asyncio.Future) -> None:
     if not delivery.cancelled() and delivery.exception() is not None:
         log.warning("swipe answered 503 then failed to send: %s", delivery.exception())
@@ -75,6 +110,7 @@ def register(app: faust.App, worker: Any) -> None:
     """Add the HTTP routes to ``app``; ``worker`` is the ``stream_app.app`` module."""
 
     @app.page("/users/{user_id}/recommendations")
+    @require_token(worker)
     @app.table_route(table=worker.user_states, match_info="user_id")
     async def user_recommendations(web: View, request: Request, user_id: str) -> Response:
         """The user's current list (cold-start list for an unknown user)."""
@@ -82,7 +118,10 @@ def register(app: faust.App, worker: Any) -> None:
             uid, n = _id_param(user_id, "user_id"), _int_param(request, "n", worker.settings.top_n)
         except ValueError as exc:
             return _error(web, 400, str(exc))
-        recommender, variant = worker.model.for_user(uid)
+        try:
+            recommender, variant = worker.model.for_user(uid)
+        except ModelNotReady as exc:
+            return _error(web, 503, str(exc))
         raw = worker.user_states.get(str(uid).encode())
         state = UserState.from_bytes(raw) if raw else recommender.new_state(uid)
         ranked = recommender.recommend_states([state], n)[0]
@@ -100,6 +139,8 @@ def register(app: faust.App, worker: Any) -> None:
         try:
             mid, n = _id_param(movie_id, "movie_id", lo=1), _int_param(request, "n", 10)
             items = worker.model.get().similar_movies(mid, n, "cosine" if method == "genre" else method)
+        except ModelNotReady as exc:
+            return _error(web, 503, str(exc))
         except ValueError as exc:
             return _error(web, 400, str(exc))
         except UnknownMovieError as exc:
@@ -109,6 +150,7 @@ def register(app: faust.App, worker: Any) -> None:
 
     @app.page("/swipes")
     class Swipes(View):
+        @require_token(worker)
         async def post(self, request: Request) -> Response:
             """Validate a swipe and produce it to the swipes topic: 202 once the broker has it;
             415 unless JSON (a browser cannot send that cross-site without a CORS preflight),
@@ -127,6 +169,8 @@ def register(app: faust.App, worker: Any) -> None:
                 return _error(self, 400, f"invalid swipe: {exc}")
             try:
                 worker.model.get().movie_index(event.movie_id)
+            except ModelNotReady as exc:
+                return _error(self, 503, str(exc))
             except UnknownMovieError as exc:
                 return _error(self, 404, str(exc.args[0]))
             timeout = worker.settings.swipe_ack_timeout
@@ -146,12 +190,14 @@ def register(app: faust.App, worker: Any) -> None:
     @app.page("/health")
     async def health(web: View, request: Request) -> Response:
         """``status``: ok (200), recovering (503: models loading, rebalance or table recovery under
-        way) or unhealthy (503: broker unreachable, agent stopped); broker reachable, model
-        version, consumer lag and assigned partitions of the swipes topic."""
-        body: dict[str, Any] = {"model_version": None, "strategy": worker.settings.strategy}
+        way) or unhealthy (503: broker unreachable, model not loadable, agent stopped); broker
+        reachable, model version (or why none), consumer lag, assigned partitions of the swipes
+        topic and the URL other workers reach this one at. Reads state only: loads nothing."""
+        body: dict[str, Any] = {"model_version": None, "strategy": worker.settings.strategy,
+                                "url": str(app.conf.canonical_url)}
         try:
             body["model_version"] = worker.model.get().model_version
-        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+        except ModelNotReady as exc:
             body["model_error"] = str(exc)
         body["broker"] = await _broker_reachable(worker.settings.bootstrap_servers)
         lag, owned = 0, []
@@ -167,7 +213,7 @@ def register(app: faust.App, worker: Any) -> None:
         if worker.health.agent_error is not None:
             body["agent_error"] = worker.health.agent_error
         status, code = health_status(worker.health, broker_reachable=body["broker"],
-                                     partitions_ready=worker.partitions_ready())
+                                     partitions_ready=worker.partitions_ready(), model_error=worker.model.error)
         if body["model_version"] is None and status == "ok":
             status, code = "unhealthy", 503
         body["status"] = status

@@ -27,6 +27,7 @@ from offline.replay.events import ReplayEvents
 from offline.replay.local import IdList, PlayResult, pad
 from schemas.events import DeadLetter, SwipeEvent
 from stream_app.clients import RecommendationConsumer, SwipeProducer
+from stream_app.kafka_config import KafkaConnection
 from stream_app.runner import WorkerProcess
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class KafkaOptions:
     """Where and how the worker runs.
 
     Attributes:
-        bootstrap: the broker's host:port.
+        bootstrap: the broker's host:port, or a KafkaConnection (TLS/SASL) the worker uses too.
         work_dir: worker log and RocksDB data directory (a fresh one per run is best).
         partitions: of the run's topics (created fresh, uuid-named).
         batch_size: the worker's ``batch_size``.
@@ -50,12 +51,16 @@ class KafkaOptions:
         drain_s: after the last list, keep reading this long to catch duplicates.
     """
 
-    bootstrap: str
+    bootstrap: str | KafkaConnection
     work_dir: Path
     partitions: int = 4
     batch_size: int = 64
     stall_s: float = 90.0
     drain_s: float = 2.0
+
+    @property
+    def connection(self) -> KafkaConnection:
+        return KafkaConnection.of(self.bootstrap)
 
 
 def free_port() -> int:
@@ -69,7 +74,7 @@ def worker_env(opts: KafkaOptions, artifacts: Path, version: str, strategy: str,
                settings_env: dict[str, str], top_n: int) -> dict[str, str]:
     """A worker's settings on fresh topics, app id, data dir and web port."""
     run = uuid.uuid4().hex[:10]
-    return {"BOOTSTRAP_SERVERS": opts.bootstrap, "ARTIFACTS": str(artifacts), "ARTIFACT_VERSION": version,
+    return {**opts.connection.worker_env(), "ARTIFACTS": str(artifacts), "ARTIFACT_VERSION": version,
             "STRATEGY": strategy, "HISTORY": history, "TOP_N": str(top_n), "BATCH_SIZE": str(opts.batch_size),
             "SWIPES_TOPIC": f"replay-swipes-{run}", "RECOMMENDATIONS_TOPIC": f"replay-recs-{run}",
             "DLQ_TOPIC": f"replay-dlq-{run}", "APP_ID": f"movierec-replay-{run}",
@@ -117,11 +122,11 @@ def _play(strategy: str, events: ReplayEvents, initial: dict[int, IdList], n: in
     current = {u: initial[u] for u in queues}
     done = np.zeros(len(events), dtype=np.int8)  # 0 pending, 1 list, 2 dead letter
     counts = {"duplicates": 0, "unknown": 0}
-    dlq = Consumer({"bootstrap.servers": opts.bootstrap, "group.id": f"replay-dlq-{uuid.uuid4().hex}",
-                    "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    dlq = Consumer(opts.connection.client_config({"group.id": f"replay-dlq-{uuid.uuid4().hex}",
+                                                  "auto.offset.reset": "earliest", "enable.auto.commit": False}))
     dlq.subscribe([env["DLQ_TOPIC"]])
-    with SwipeProducer(opts.bootstrap, env["SWIPES_TOPIC"], config={"linger.ms": 1}) as producer, \
-            RecommendationConsumer(opts.bootstrap, env["RECOMMENDATIONS_TOPIC"]) as consumer:
+    with SwipeProducer(opts.connection, env["SWIPES_TOPIC"], config={"linger.ms": 1}) as producer, \
+            RecommendationConsumer(opts.connection, env["RECOMMENDATIONS_TOPIC"]) as consumer:
 
         def send_next(user: int) -> None:
             if queues[user]:
