@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from stream_app.kafka_config import KafkaConnection
+from stream_app.kafka_config import KafkaConnection, RefusedLogin
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +18,15 @@ def ensure_topics(bootstrap_servers: str | KafkaConnection, partitions_by_topic:
     """Create the topics that do not exist yet; existing ones are left as they are.
 
     Returns the names created. An existing topic with a different partition count is logged,
-    not changed (repartitioning would move users between partitions).
+    not changed (repartitioning would move users between partitions). Raises ``LoginRefused``
+    within about a second when the broker refuses the login, ``KafkaException`` when no broker
+    answers within ``timeout_s``.
     """
     if not partitions_by_topic:
         return []
-    admin = AdminClient(KafkaConnection.of(bootstrap_servers).client_config({"logger": log}))
-    existing = admin.list_topics(timeout=timeout_s).topics
+    refused = RefusedLogin()
+    admin = AdminClient(KafkaConnection.of(bootstrap_servers).client_config({"logger": log, "error_cb": refused}))
+    existing = _list_topics(admin, refused, timeout_s)
     for name in partitions_by_topic.keys() & existing.keys():
         have, want = len(existing[name].partitions), partitions_by_topic[name]
         if have != want:
@@ -43,6 +46,20 @@ def ensure_topics(bootstrap_servers: str | KafkaConnection, partitions_by_topic:
     log.info("created topics %s", created)
     _wait_until_visible(admin, created, timeout_s)
     return created
+
+
+def _list_topics(admin: AdminClient, refused: RefusedLogin, timeout_s: float) -> dict:
+    """The cluster's topics; asks again every second until ``timeout_s``, and stops at once
+    when the broker refused the login (librdkafka would retry it until the timeout)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return admin.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic()))).topics
+        except KafkaException:
+            admin.poll(0)  # serves error_cb
+            refused.check()
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _wait_until_visible(admin: AdminClient, names: list[str], timeout_s: float) -> None:

@@ -30,6 +30,7 @@ from stream_app.rewind import rewind_after_recovery
 from stream_app.settings import StreamSettings
 from stream_app.control import ModelWatcher
 from stream_app.delivery import AckAfterDelivery, ConfirmedTable, DeliveryError
+from stream_app.kafka_config import LoginRefused
 from stream_app.model_choice import RejectedAnnouncement, announced_version
 from stream_app.model_holder import ModelHolder
 from stream_app.user_state import UserState
@@ -88,7 +89,7 @@ def _before_joining(sender: faust.App, **_: object) -> None:
         cluster_id = check_topic_layout(kafka, settings.topic_partitions(),
                                         changelog=user_states.changelog_topic_name, source=settings.swipes_topic,
                                         configured=settings.partitions)
-    except TopicLayoutError as exc:
+    except (TopicLayoutError, LoginRefused) as exc:  # a restart cannot help either
         stop_misconfigured(str(exc))
     if cluster_id is not None:  # local state written against another cluster: rebuilt from this one's
         stale_state.forget_other_cluster(settings.data_dir / settings.app_id, cluster_id)
@@ -251,7 +252,7 @@ async def _process_swipes(stream: faust.StreamT) -> None:
 
 def stop_misconfigured(reason: str) -> NoReturn:
     """Exit at once with EX_CONFIG: a restart cannot help until the setup is fixed."""
-    log.critical("exiting: the worker cannot run with this topic layout: %s", reason)
+    log.critical("exiting: the worker cannot run with this configuration: %s", reason)
     logging.shutdown()
     os._exit(EXIT_CONFIG)
 

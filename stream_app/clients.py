@@ -19,31 +19,13 @@ from pydantic import ValidationError
 
 from schemas.events import RecommendationList, SwipeEvent
 from schemas.topics import RECOMMENDATIONS, SWIPES
-from stream_app.kafka_config import KafkaConnection
+from stream_app.kafka_config import KafkaConnection, RefusedLogin
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryError(KafkaException):
     """Some messages were not acknowledged by the broker."""
-
-
-class RefusedLogin:
-    """librdkafka ``error_cb``: remembers a refused SASL/TLS login, which it only logs and retries."""
-
-    def __init__(self) -> None:
-        self.error: KafkaError | None = None
-
-    def __call__(self, err: KafkaError) -> None:
-        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED) or err.fatal():
-            self.error = self.error or err
-        else:
-            log.debug("kafka client: %s", err)
-
-    def check(self) -> None:
-        """Raise ``KafkaException`` if the broker refused the login."""
-        if self.error is not None:
-            raise KafkaException(self.error)
 
 
 class SwipeProducer:
@@ -149,7 +131,7 @@ class RecommendationConsumer:
 
     def poll(self, timeout: float = 1.0) -> RecommendationList | None:
         """The next valid list, or None if none arrives within ``timeout`` seconds; raises
-        ``KafkaException`` when the broker refused the login."""
+        ``LoginRefused`` when the broker refused the login."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             msg = self._consumer.poll(min(left, 0.5))

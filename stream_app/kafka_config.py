@@ -23,10 +23,36 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from confluent_kafka import KafkaError, KafkaException
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class LoginRefused(KafkaException):
+    """The broker refused this client's SASL or TLS login: retrying with the same settings cannot help."""
+
+    def __str__(self) -> str:
+        err = self.args[0] if self.args else None
+        return f"the broker refused the login: {err.str() if isinstance(err, KafkaError) else err}"
+
+
+class RefusedLogin:
+    """A librdkafka ``error_cb`` that remembers a refused login (librdkafka only logs it and
+    retries forever); ``check`` raises :class:`LoginRefused` once one was seen. Callbacks run
+    inside the client's ``poll``/``flush``/``consume``."""
+
+    def __init__(self) -> None:
+        self.error: KafkaError | None = None
+
+    def __call__(self, err: KafkaError) -> None:
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED) or err.fatal():
+            self.error = self.error or err
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise LoginRefused(self.error)
 
 
 class KafkaSecurity(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from stream_app.kafka_config import KafkaConnection
+from stream_app.kafka_config import KafkaConnection, LoginRefused
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def check_topic_layout(bootstrap_servers: str | KafkaConnection, topics: Mapping
 
     Raises:
         TopicLayoutError: the layout cannot work (see :func:`topic_layout_problem`).
+        LoginRefused: the broker refused the login (wrong credentials: a restart cannot help).
     A broker that does not answer within ``timeout_s`` skips the check (faust waits for it).
     """
     from confluent_kafka import KafkaException
@@ -69,6 +70,8 @@ def check_topic_layout(bootstrap_servers: str | KafkaConnection, topics: Mapping
         ensure_topics(bootstrap_servers, topics, timeout_s=timeout_s)
         admin = AdminClient(KafkaConnection.of(bootstrap_servers).client_config({"logger": log}))
         meta = admin.list_topics(timeout=timeout_s)
+    except LoginRefused:
+        raise
     except KafkaException as exc:
         log.warning("topic check skipped, no broker answered: %s", exc)
         return None
