@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-unit demo bench kafka-start kafka-stop clean schemas
+.PHONY: install browser test test-unit demo bench kafka-start kafka-stop clean schemas
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -13,8 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## venv + Python packages + Kafka jars (cached outside git)
+install: $(STAMP) browser  ## venv + Python packages + Kafka jars (cached outside git) + chromium
 	$(BIN)/movierec kafka fetch
+
+browser:  ## Debian's chromium for the browser test (Playwright drives it; it downloads no browser)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "warning: no chromium; the browser test needs it: apt-get install chromium (as root)"; fi; }
 
 test: install  ## everything, against a real Kafka broker the suite starts itself
 	$(BIN)/python -m pytest

@@ -5,6 +5,7 @@ import typer
 
 from movierec_cli import (
     ab_cmd,
+    app_cmd,
     data_cmd,
     demo_cmd,
     kafka_cmd,
@@ -33,6 +34,7 @@ app.command("sink")(sink_cmd.sink)
 app.command("swipe")(stream_cmd.swipe)
 app.command("recs")(stream_cmd.recs)
 app.command("demo")(demo_cmd.demo)
+app.command("app")(app_cmd.serve)
 
 
 if __name__ == "__main__":  # pragma: no cover
