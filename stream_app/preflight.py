@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from stream_app.kafka_config import KafkaConnection, LoginRefused
 
@@ -16,6 +17,14 @@ log = logging.getLogger(__name__)
 
 EXIT_CONFIG = 78
 """EX_CONFIG: the worker cannot run with this topic layout; restarting will not help."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the check found: the cluster's id and the swipes topic's partition count."""
+
+    cluster_id: str | None
+    source_partitions: int
 
 
 class TopicLayoutError(RuntimeError):
@@ -52,9 +61,9 @@ def topic_layout_problem(existing: Mapping[str, int], *, source: str, changelog:
 
 
 def check_topic_layout(bootstrap_servers: str | KafkaConnection, topics: Mapping[str, int], *, changelog: str,
-                       source: str, configured: int, timeout_s: float = 10.0) -> str | None:
+                       source: str, configured: int, timeout_s: float = 10.0) -> Layout | None:
     """Create the project's missing topics, then check ``source`` against ``changelog``;
-    return the cluster's id (None when no broker answered).
+    return what was found (None when no broker answered).
 
     Raises:
         TopicLayoutError: the layout cannot work (see :func:`topic_layout_problem`).
@@ -78,4 +87,4 @@ def check_topic_layout(bootstrap_servers: str | KafkaConnection, topics: Mapping
     existing = {name: len(t.partitions) for name, t in meta.topics.items() if t.error is None}
     if (problem := topic_layout_problem(existing, source=source, changelog=changelog, configured=configured)):
         raise TopicLayoutError(problem)
-    return meta.cluster_id or None
+    return Layout(meta.cluster_id or None, existing[source])

@@ -5,16 +5,44 @@ offset lies beyond the changelog's end, the store was written against another br
 recreated cluster, a data dir copied from elsewhere) and faust stops the worker with
 ``ConsistencyError``. The changelog is the source of truth: such a partition's local store
 is emptied, a warning is logged, and recovery rebuilds it from the changelog.
+
+A store can also hold keys without an applied offset (written, then stopped before faust
+recorded the offset), so offsets alone cannot tell another cluster's state from this one's:
+the data dir also records the id of the cluster it was written against, and a worker that
+starts against another cluster discards its whole local state (``forget_other_cluster``).
 """
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from faust.types import TP
 
 log = logging.getLogger(__name__)
+
+
+CLUSTER_FILE = "kafka_cluster_id"
+
+
+def forget_other_cluster(state_dir: Path, cluster_id: str) -> bool:
+    """Empty ``state_dir`` (the app's faust data dir) if it was written against another Kafka
+    cluster; record ``cluster_id`` there. Returns True when state was discarded.
+
+    A data dir without a record (first start, or kept from before this check) is kept.
+    """
+    marker = Path(state_dir) / CLUSTER_FILE
+    before = marker.read_text().strip() if marker.is_file() else None
+    discarded = before is not None and before != cluster_id
+    if discarded:
+        log.warning("local state in %s was written against Kafka cluster %s, not %s (this broker): "
+                    "discarded, rebuilding from the changelog", state_dir, before, cluster_id)
+        shutil.rmtree(state_dir)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(cluster_id + "\n")
+    return discarded
 
 
 def stale_partitions(local_offsets: dict[TP, int], highwaters: dict[TP, int | None]) -> list[TP]:

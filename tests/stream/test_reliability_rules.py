@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import zlib
+from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -13,7 +14,7 @@ from stream_app import worker as worker_module
 from stream_app.preflight import topic_layout_problem
 from stream_app.readiness import WorkerHealth, health_status
 from stream_app.routing import key_partition, misrouted
-from stream_app.stale_state import empty_partition_store, stale_partitions
+from stream_app.stale_state import CLUSTER_FILE, empty_partition_store, forget_other_cluster, stale_partitions
 
 
 @pytest.mark.parametrize(("existing", "problem"), [
@@ -94,3 +95,14 @@ def test_a_stop_that_hangs_is_cut_short_at_the_deadline(monkeypatch: pytest.Monk
     w._arm_deadline("SIGTERM")
     w._arm_deadline("SIGTERM")  # a second signal does not re-arm
     assert exited.wait(5)
+
+
+def test_state_written_against_another_cluster_is_discarded(tmp_path: Path) -> None:
+    state = tmp_path / "movierec"
+    (state / "v1" / "tables").mkdir(parents=True)
+    (state / "v1" / "tables" / "user-states-0.db").write_text("old")
+    assert not forget_other_cluster(state, "cluster-A")  # no record yet: kept, recorded
+    assert (state / "v1" / "tables" / "user-states-0.db").exists()
+    assert not forget_other_cluster(state, "cluster-A")  # same cluster: kept
+    assert forget_other_cluster(state, "cluster-B")  # another cluster: discarded
+    assert not (state / "v1").exists() and (state / CLUSTER_FILE).read_text().strip() == "cluster-B"
