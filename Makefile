@@ -28,8 +28,8 @@ test: install  ## everything, against a real Kafka broker the suite starts itsel
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -m "not integration and not slow"
 
-demo: install  ## train, start Kafka and the worker, stream swipes, show lists changing
-	$(BIN)/movierec demo
+demo: install  ## train, start Kafka and the worker, stream swipes, show lists changing; then the app's URL
+	$(BIN)/movierec demo --serve
 
 bench: install
 	$(BIN)/python bench/offline.py --synthetic ml-20m

@@ -128,8 +128,11 @@ def demo(
     port: int = typer.Option(9092, "--port", help="Kafka port (the controller uses port + 1)."),
     web_port: int = typer.Option(6066, "--web-port", help="Worker's HTTP/metrics port (a free one if taken)."),
     strategy: str = typer.Option("foldin", "--strategy", help="foldin or additive."),
+    serve: bool = typer.Option(False, "--serve", help="Then serve the swipe app in the browser until Ctrl-C."),
+    app_port: int = typer.Option(8000, "--app-port", help="The app's port with --serve (a free one if taken)."),
 ) -> None:
-    """Train, start Kafka and the worker, stream swipes, show recommendations changing."""
+    """Train, start Kafka and the worker, stream swipes, show recommendations changing; with
+    --serve, then serve the swipe app (`movierec app`) on the demo's worker until Ctrl-C."""
     from offline.artifacts import load_version
     from offline.pipeline import run_pipeline
     from schemas.events import SwipeEvent
@@ -203,8 +206,20 @@ def demo(
                     columns.append((f"after swipe {i + 1} ({rl.strategy})", [it.movie_id for it in rl.items]))
                 console.print(_list_table(f"{label}: top 8 as they {SWIPE_WORDS[4].lower()} {genre} movies "
                                           "(green: new since the first list)", columns, movies, 8))
+        if serve:
+            from stream_app.webapp.server import run as run_app
+            from stream_app.webapp.settings import AppSettings
+
+            console.rule("4. the swipe app")
+            app_settings = AppSettings(bootstrap_servers=bootstrap, artifacts=paths.artifacts,
+                                       artifact_version=result.version, web_port=web_port,
+                                       app_port=_free_port(app_port), **{k.lower(): v for k, v in topics.items()})
+            run_app(app_settings, lambda url: console.print(Panel(
+                f"[bold]{url}[/]\n\nA new user, or a known one ({url}?user={known_user}; {url}?user={new_user} "
+                "holds the swipes above). Ctrl-C stops the app, the worker and Kafka.",
+                title="[bold green]open the swipe app[/]", border_style="green"), highlight=False))
     finally:
-        console.rule("4. stop what the demo started")
+        console.rule(f"{5 if serve else 4}. stop what the demo started")
         worker.stop()
         if not started.already_running:
             local_kafka.stop(kafka_state)
