@@ -92,6 +92,8 @@ def replay(
     """Replay a split through every strategy and write the report (without a subcommand)."""
     if ctx.invoked_subcommand is not None:
         return
+    from confluent_kafka import KafkaException
+
     from offline.artifacts import ArtifactError, load_version
     from offline.replay.kafka_replay import KafkaOptions, ReplayStalled
     from offline.replay.report import metrics_json, write_report
@@ -117,7 +119,7 @@ def replay(
     replayer = Replayer(art, artifacts, cfg, kafka, _bar(progress))
     try:
         outcome = replayer.run()
-    except (ReplayStalled, ValueError) as exc:
+    except (ReplayStalled, ValueError, KafkaException) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     extra: dict[str, Any] = {}

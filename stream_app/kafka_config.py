@@ -47,7 +47,8 @@ class RefusedLogin:
         self.error: KafkaError | None = None
 
     def __call__(self, err: KafkaError) -> None:
-        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED) or err.fatal():
+        if err.code() in (KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL) \
+                or err.fatal():
             self.error = self.error or err
 
     def check(self) -> None:

@@ -38,8 +38,8 @@ class WorkerProcess:
     loglevel: str = "info"
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
-    def start(self, timeout_s: float = 90.0) -> WorkerProcess:
-        """Create the topics, spawn the worker and wait until it logs that it is ready."""
+    def start(self, timeout_s: float = 90.0, until: str = READY_MARK) -> WorkerProcess:
+        """Create the topics, spawn the worker and wait until it logs ``until`` (default: ready)."""
         settings_env = {f"MOVIEREC_{k}": str(v) for k, v in self.env.items()}
         s = self.settings()
         ensure_topics(s.connection(), s.topic_partitions())
@@ -55,7 +55,7 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             text = self._log_since(offset)
-            if READY_MARK in text:
+            if until in text:
                 return self
             if self.proc.poll() is not None:
                 raise WorkerError(f"worker exited with {self.proc.returncode}:\n{text[-3000:]}")

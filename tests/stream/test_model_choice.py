@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,3 +98,39 @@ def test_online_tuning_must_belong_to_the_version(registry: Path) -> None:
     (vdir / ONLINE_TUNING_FILE).write_text("{")
     with pytest.raises(ArtifactError, match="not readable JSON"):
         check_online_tuning(vdir, "v1")
+
+
+@pytest.mark.integration
+def test_a_running_worker_ignores_announcements_its_registry_does_not_back(kafka_bootstrap: str, worker_factory,
+                                                                           small_artifacts: Path, tmp_path: Path) -> None:
+    """Absolute, ``../``, unknown and mismatched versions and a champion ``clear`` on models.v1:
+    each used to be obeyed (an outside directory served to every user, the challenger cleared)."""
+    import shutil
+    import urllib.request
+
+    from stream_app.control import announce
+
+    root = tmp_path / "artifacts"
+    shutil.copytree(small_artifacts, root)
+    champion = load_version(root).version
+    challenger = f"{champion}-b"  # the same files under another name: a second complete version
+    shutil.copytree(root / champion, root / challenger)
+    shutil.copytree(root / champion, tmp_path / "outside" / "evil")
+    promote(root, champion, "champion", by="test")
+    promote(root, challenger, "challenger", by="test")
+    worker = worker_factory(artifacts=root, challenger_share=1.0)
+    for bad in (ann(str(tmp_path / "outside" / "evil")), ann("../outside/evil"), ann("never-trained"),
+                ann(challenger), ann(champion, "champion", "clear")):
+        announce(kafka_bootstrap, worker.env["MODELS_TOPIC"], bad)
+    deadline = time.monotonic() + 20
+    while worker.log_path.read_text().count("ignoring announcement") < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    def get(path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.env['WEB_PORT']}{path}", timeout=10) as resp:
+            return json.loads(resp.read())
+
+    assert get("/health")["model_version"] == champion
+    served = get("/users/1/recommendations")
+    assert (served["model_version"], served["variant"]) == (challenger, "challenger")
+    assert worker.log_path.read_text().count("ignoring announcement") == 5
