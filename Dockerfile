@@ -25,7 +25,7 @@ WORKDIR /home/movierec
 
 ENV MOVIEREC_ARTIFACTS=/artifacts \
     MOVIEREC_DATA_DIR=/home/movierec/.movierec/faust \
-    MOVIEREC_WEB_HOST=0.0.0.0 \
+    MOVIEREC_WEB_BIND=0.0.0.0 \
     MOVIEREC_WEB_PORT=6066
 EXPOSE 6066
 

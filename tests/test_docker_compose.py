@@ -66,3 +66,18 @@ def test_dockerfile_builds_the_worker() -> None:
     assert "FROM python:3.11-slim" in text
     assert "pip install" in text and "EXPOSE 6066" in text
     assert 'CMD ["movierec", "stream", "worker"]' in text
+
+
+def test_the_containers_worker_settings_are_valid_and_listen_on_every_interface() -> None:
+    """The worker's MOVIEREC_* settings in docker-compose.yml and the Dockerfile pass the worker's
+    validation: they bind every interface and advertise the container's host name (0.0.0.0 as
+    MOVIEREC_WEB_HOST is refused: every worker would take itself for every user's owner)."""
+    import re
+
+    from stream_app.settings import StreamSettings
+
+    compose_env = {k: str(v) for k, v in _load_compose()["services"]["worker"]["environment"].items()}
+    docker_env = dict(re.findall(r"(MOVIEREC_\w+)=(\S+)", (ROOT / "Dockerfile").read_text()))
+    for env in (compose_env, docker_env):
+        s = StreamSettings(**{k.removeprefix("MOVIEREC_").lower(): v for k, v in env.items()})
+        assert s.web_bind == "0.0.0.0" and s.web_host not in ("0.0.0.0", "::", "")
