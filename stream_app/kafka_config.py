@@ -112,10 +112,6 @@ class KafkaConnection(BaseModel):
         """``value`` itself, or a PLAINTEXT connection to the servers a string names."""
         return value if isinstance(value, KafkaConnection) else cls(bootstrap_servers=value)
 
-    def with_servers(self, bootstrap_servers: str | None) -> KafkaConnection:
-        """The same security to other servers (a CLI ``--bootstrap``); None: unchanged."""
-        return self if not bootstrap_servers else self.model_copy(update={"bootstrap_servers": bootstrap_servers})
-
     def client_config(self, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """A confluent-kafka (librdkafka) client configuration: servers, security, then ``extra``."""
         s = self.security

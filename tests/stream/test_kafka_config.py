@@ -41,7 +41,7 @@ def test_sasl_settings_from_the_environment_reach_every_client(sasl_env: None) -
     creds = faust_kwargs["broker_credentials"]
     assert (creds.username, creds.password, creds.mechanism.value, creds.protocol.value) == (
         "alice", SECRET, "SCRAM-SHA-512", "SASL_PLAINTEXT")
-    assert conn.with_servers("other:1").client_config()["sasl.username"] == "alice"
+    assert StreamSettings().connection("other:1").client_config()["sasl.username"] == "alice"  # --bootstrap
     env = {f"MOVIEREC_{k}": v for k, v in conn.worker_env().items()}  # a child worker gets the same
     assert env["MOVIEREC_KAFKA__SASL_PASSWORD"] == SECRET
 
