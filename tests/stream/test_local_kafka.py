@@ -25,6 +25,23 @@ def test_server_properties_are_small_and_single_node(tmp_path: Path) -> None:
     assert str((tmp_path / "logs" / "server.log").resolve()) in cfg.log4j_properties()
 
 
+def test_sasl_listeners_are_added_beside_the_plaintext_ones(tmp_path: Path) -> None:
+    sasl = local_kafka.SaslListeners((("alice", "pw-1"), ("bob", "pw-2")), 19500, 19501, tmp_path / "keystore.pem")
+    cfg = local_kafka.BrokerConfig(port=19092, state_dir=tmp_path, sasl=sasl)
+    props = dict(line.split("=", 1) for line in cfg.server_properties().splitlines())
+    assert props["listeners"] == ("PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,"
+                                  "SASL_PLAINTEXT://127.0.0.1:19500,SASL_SSL://127.0.0.1:19501")
+    assert props["inter.broker.listener.name"] == "PLAINTEXT"
+    assert props["listener.security.protocol.map"].endswith(",SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL")
+    jaas = props["listener.name.sasl_plaintext.plain.sasl.jaas.config"]
+    assert 'user_alice="pw-1"' in jaas and 'user_bob="pw-2"' in jaas and jaas.endswith(";")
+    assert props["ssl.keystore.location"] == str((tmp_path / "keystore.pem").resolve())
+    (tmp_path / "server.properties").write_text(cfg.server_properties())
+    assert local_kafka.status(tmp_path).port == 19092  # the PLAINTEXT listener, not the last one
+    with pytest.raises(ValueError, match="letters, digits"):
+        local_kafka.SaslListeners((("alice", 'pw"; user_x="y'),), 19500)
+
+
 def test_status_of_an_empty_state_dir(tmp_path: Path) -> None:
     st = local_kafka.status(tmp_path)
     assert (st.pid, st.port, st.running, st.bootstrap) == (None, None, False, None)
