@@ -1,4 +1,4 @@
-"""Per-event cost of the stream worker's user-vector updates (stream_app.updates).
+"""Per-event cost of the stream worker's user-vector updates (online.foldin, online.additive).
 
 Random float32 factors shaped like the ml-20m artifact (27,278 movies, k=64); times are the
 best of several repeats, in microseconds per call, with BLAS limited to --blas-threads.
@@ -16,7 +16,8 @@ from collections.abc import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from stream_app.updates import AdditiveRule, FoldIn, additive_update
+from online.additive import AdditiveRule, additive_update
+from online.foldin import FoldIn
 
 N_MOVIES = 27_278
 N_USERS = 5_000

@@ -30,20 +30,14 @@ def _bar(progress: bool) -> Any:
 
 def _params(art_path: Path, step: float | None, half_life_days: float | None, max_norm_factor: float | None,
             foldin_regularization: float | None, cold_start_swipes: int | None) -> Any:
-    from dataclasses import replace
+    from offline.replay.params import with_knobs, worker_defaults
 
-    from offline.replay.params import OnlineParams
-
-    p = OnlineParams.worker_defaults(art_path)  # env, then online_tuning.json, then defaults
-    overrides = {k: v for k, v in (("step", step), ("half_life_days", half_life_days),
-                                   ("max_norm_factor", max_norm_factor)) if v is not None}
-    if overrides:
-        p = p.with_additive(**overrides)
-    if foldin_regularization is not None:
-        p = replace(p, foldin_regularization=foldin_regularization)
-    if cold_start_swipes is not None:
-        p = replace(p, cold_start_swipes=cold_start_swipes)
-    return p
+    p = worker_defaults(art_path)  # env, then online_tuning.json, then defaults
+    overrides = {k: v for k, v in (("additive__step", step), ("additive__half_life_days", half_life_days),
+                                   ("additive__max_norm_factor", max_norm_factor),
+                                   ("foldin_regularization", foldin_regularization),
+                                   ("cold_start_swipes", cold_start_swipes)) if v is not None}
+    return with_knobs(p, **overrides) if overrides else p
 
 
 def _check_data(art: Any, data: Path) -> None:
@@ -182,13 +176,13 @@ def tune_cmd(
     from tqdm.auto import tqdm
 
     from offline.artifacts import load_version
-    from offline.replay.params import OnlineParams
+    from offline.replay.params import worker_defaults
     from offline.replay.tune import OBJECTIVE, SearchSpace, best, save_tuning, tune
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     art = load_version(artifacts, version)
     multiples = tuple(float(x) for x in foldin_multiples.split(","))
-    base = OnlineParams.worker_defaults(art.path)
+    base = worker_defaults(art.path)
     bar = tqdm(total=1 + trials + 1 + len(multiples), desc="tune (val)", disable=not progress)
     results = tune(art, base, SearchSpace(trials=trials, seed=seed), multiples, limit,
                    on_trial=lambda t: (bar.update(1), bar.set_postfix_str(f"{t.strategy} {t.metrics[OBJECTIVE]:.4f}")))

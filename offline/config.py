@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +51,15 @@ class EvalConfig(_Config):
     )
 
 
+class NeighboursConfig(_Config):
+    method: Literal["auto", "ease", "cooccurrence", "none"] = Field(
+        "auto", description="Item-neighbour rows for the online overlay: EASE up to max_ease_movies, else "
+        "co-occurrence cosine ('auto'); 'none' writes none.")
+    k: int = Field(100, ge=1, description="Neighbours kept per movie (sparse rows).")
+    ease_regularization: float = Field(300.0, gt=0, description="EASE lambda; chosen on the val replay.")
+    max_ease_movies: int = Field(20_000, ge=1, description="Largest catalogue solved by EASE (O(n^3) time, n^2 memory).")
+
+
 class PipelineConfig(_Config):
     filter: FilterConfig = FilterConfig()
     split: SplitConfig = SplitConfig()
@@ -58,6 +68,7 @@ class PipelineConfig(_Config):
     content: ContentConfig = ContentConfig()
     svd: SVDConfig = SVDConfig()
     evaluation: EvalConfig = EvalConfig()
+    neighbours: NeighboursConfig = NeighboursConfig()
     run_svd: bool = Field(True, description="Also fit the rating-prediction models (SVD, biases).")
 
     @classmethod

@@ -1,7 +1,8 @@
 """The offline pipeline: MovieLens files in, one evaluated, versioned artifact out.
 
 Stages: load → movies → preferences → filter → split → matrices → train_als → baselines
-→ evaluate → write. Each stage is timed (rows in/out, seconds, peak memory); the artifact is
+→ neighbours (item-neighbour rows for the online overlay) → evaluate → write. Each stage is
+timed (rows in/out, seconds, peak memory); the artifact is
 written atomically, so a run that fails at any stage leaves no version behind.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from offline.model_eval import TrainedModels, evaluate_all
 from offline.models.content import ContentModel
 from offline.models.popularity import PopularityModel
 from offline.models.svd import SVDRatingModel
+from offline.neighbours import fit_neighbours
 from offline.movies import clean_movies, genre_matrix
 from offline.preference import rating_to_preference
 from offline.split import SPLIT_NAMES, chronological_split
@@ -193,6 +195,11 @@ def run_pipeline(
         content = ContentModel(config.content).fit(item_genres, years)
         svd = SVDRatingModel(config.svd).fit(mats.train_ratings) if config.run_svd else None
         st.rows_out = mats.shape[1]
+    with stages.stage("neighbours", mats.train.nnz) as st:
+        watched = mats.train.copy()
+        watched.data = np.ones_like(watched.data)  # any train rating: what users watch together
+        neighbour_arrays, neighbour_info = fit_neighbours(watched, config.neighbours)
+        st.rows_out, st.note = len(neighbour_arrays.get("neighbour_weights", ())), neighbour_info["method"]
     models = TrainedModels(factors.user_factors, factors.item_factors, popularity, content, svd)
     with stages.stage("evaluate", mats.val.nnz + mats.test.nnz) as st:
         metrics = evaluate_all(mats, models, item_genres, config.evaluation, show_progress)
@@ -222,6 +229,7 @@ def run_pipeline(
         "als": {"factors": config.als.factors, "alpha": config.als.alpha,
                 "regularization": config.als.regularization, "iteration_seconds": factors.iteration_seconds},
         "cold_start": cold_start,
+        "neighbours": neighbour_info,
         "genres": list(genre_names),
         "stages": stages.as_dicts(),
         "libraries": {p: pkg_version(p) for p in ("implicit", "numpy", "scipy", "pandas")},
@@ -234,6 +242,7 @@ def run_pipeline(
             "user_ids": mats.users.ids,
             "movie_ids": mats.movies.ids,
             "item_genres": item_genres.astype(np.float32),
+            **neighbour_arrays,
         }
         tables = {
             "movies": movies_out,

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from online.preference import confidence  # C = 1 + alpha |p|: one definition, in the online core
+
 # Upper edges of buckets 1, 2 and 3; anything above the last edge is bucket 4.
 BUCKET_UPPER_EDGES: tuple[float, float, float] = (2.0, 3.0, 4.0)
 PREFERENCE_OF_BUCKET: dict[int, int] = {1: -2, 2: -1, 3: 1, 4: 2}
@@ -48,11 +50,6 @@ def bucket_to_preference(bucket: npt.ArrayLike) -> npt.NDArray[np.int8]:
 def rating_to_preference(rating: npt.ArrayLike) -> npt.NDArray[np.int8]:
     """Ratings to preferences -2, -1, +1, +2."""
     return bucket_to_preference(rating_to_bucket(rating))
-
-
-def confidence(preference: npt.ArrayLike, alpha: float) -> npt.NDArray[np.float32]:
-    """C = 1 + alpha * |p|  (float32, same shape as ``preference``)."""
-    return (1.0 + alpha * np.abs(np.asarray(preference, dtype=np.float32))).astype(np.float32)
 
 
 def stored_value(preference: npt.ArrayLike, alpha: float) -> npt.NDArray[np.float32]:

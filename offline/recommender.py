@@ -3,7 +3,10 @@
 The same object serves the stream worker (state kept in Faust tables and passed in), the
 replay (``--via local``) and the API; nothing here does I/O. Stateless core:
 ``new_state`` / ``apply`` / ``recommend_states``; in-memory convenience for scripts and
-notebooks: ``get_top_n`` / ``update_user`` / ``similar_movies``.
+notebooks: ``get_top_n`` / ``update_user`` / ``similar_movies``. How a swipe changes a
+user's vector and list is the strategy's (``online.rules``, configured by
+``online.settings.OnlineSettings``); this class gathers what the rule reads (the artifact's
+vectors, history and neighbour rows, the state's swipes) and ranks.
 """
 from __future__ import annotations
 
@@ -20,15 +23,64 @@ from offline.artifacts import ArtifactVersion
 from offline.matrix import IdMap, interaction_matrix
 from offline.models.content import ContentModel
 from offline.models.popularity import PopularityConfig, PopularityModel
-from offline.preference import PREFERENCE_OF_BUCKET
+from offline.neighbours import neighbour_matrix
 from offline.scoring import recommend, top_n
-from stream_app.updates import AdditiveParams, AdditiveRule, FoldIn
-from stream_app.user_state import UserState
+from online.overlay import add_sparse, standardise
+from online.preference import VALID_PREFERENCES
+from online.rules import STRATEGIES, ModelContext, UpdateRule, UserView, make_rule
+from online.settings import OnlineSettings
+from online.state import UserState
 
-Strategy = Literal["static", "additive", "foldin"]
+Strategy = str
+"""A name in ``online.rules.STRATEGIES``."""
 History = Literal["train", "train+val", "all"]
 SimilarMethod = Literal["als", "cosine", "jaccard"]
-_VALID_PREFERENCES = frozenset(PREFERENCE_OF_BUCKET.values())
+HISTORY_PARTS: dict[str, tuple[str, ...]] = {"train": ("train",), "train+val": ("train", "val"),
+                                             "all": ("train", "val", "test")}
+_BLOCK = 256  # users scored at once on the standardised path
+
+
+@dataclass(frozen=True)
+class RecentHistory:
+    """Each user's newest artifact interactions in time order, as CSR-like arrays.
+
+    Attributes:
+        indptr: (n_users + 1,) int64; user u's entries are ``indptr[u]:indptr[u + 1]``.
+        movies: (nnz,) int64 movie indices, oldest first within a user.
+        preferences: (nnz,) int8, aligned.
+    """
+
+    indptr: npt.NDArray[np.int64]
+    movies: npt.NDArray[np.int64]
+    preferences: npt.NDArray[np.int8]
+
+    @classmethod
+    def empty(cls, n_users: int) -> RecentHistory:
+        return cls(np.zeros(n_users + 1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, users: IdMap, movies: IdMap, keep: int) -> RecentHistory:
+        """The newest ``keep`` rows per user of ``frame`` (user_id, movie_id, preference, timestamp)."""
+        u = users.index_of(frame["user_id"].to_numpy())
+        m = movies.index_of(frame["movie_id"].to_numpy())
+        ok = (u >= 0) & (m >= 0)
+        u, m = u[ok], m[ok]
+        p = frame["preference"].to_numpy(np.int8)[ok]
+        t = frame["timestamp"].to_numpy()[ok]
+        order = np.lexsort((m, t, u))  # by user, then time (ties: movie id)
+        u, m, p = u[order], m[order], p[order]
+        counts = np.bincount(u, minlength=len(users))
+        ends = np.cumsum(counts)
+        rank_from_end = ends[u] - np.arange(len(u))  # 1 for a user's newest row
+        kept = rank_from_end <= keep
+        indptr = np.r_[0, np.cumsum(np.minimum(counts, keep))].astype(np.int64)
+        return cls(indptr, m[kept].astype(np.int64), p[kept].astype(np.int8))
+
+    def of(self, u: int | None) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
+        if u is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int8)
+        row = slice(self.indptr[u], self.indptr[u + 1])
+        return self.movies[row], self.preferences[row]
 
 
 class UnknownMovieError(KeyError):
@@ -52,47 +104,62 @@ class Recommender:
         item_factors: (n_movies, k) float32; user_factors: (n_users, k) float32.
         users, movies: id maps (index ↔ MovieLens id).
         history: (n_users, n_movies) CSR of the artifact's known preferences (-2..+2): the
-            movies excluded as seen and the base of each trained user's fold-in.
+            movies excluded as seen and the base of each trained user's exact fold-in.
         popularity: fitted popularity model; cold_start_kind: "count" or "bayes".
         item_genres: (n_movies, n_genres) float32 multi-hot.
         regularization, alpha: the ALS training values (fold-in must match them).
-        strategy: how a swipe changes the user vector.
-        cold_start_swipes: an unknown user gets a vector once they have this many swipes;
-            before that, popular movies in the genres they liked (or plain popularity).
+        strategy: shorthand for ``online.strategy``; cold_start_swipes: for ``online.cold_start_swipes``.
+        online: the rules' settings (``OnlineSettings``; default: its defaults).
+        neighbours: (n_movies, n_movies) float32 CSR item-neighbour rows (``offline.neighbours``),
+            or None; recent: each user's newest interactions in time order.
     """
 
     def __init__(
         self, item_factors: npt.NDArray[np.float32], user_factors: npt.NDArray[np.float32],
         users: IdMap, movies: IdMap, history: sp.csr_matrix, popularity: PopularityModel,
         item_genres: npt.NDArray[np.float32], regularization: float, alpha: float,
-        strategy: Strategy = "foldin", additive: AdditiveParams = AdditiveParams(),
-        cold_start_kind: Literal["count", "bayes"] = "count", cold_start_swipes: int = 3,
+        strategy: Strategy | None = None, online: OnlineSettings | None = None,
+        cold_start_kind: Literal["count", "bayes"] = "count", cold_start_swipes: int | None = None,
         model_version: str = "", years: npt.NDArray[np.float64] | None = None,
+        neighbours: sp.csr_matrix | None = None, recent: RecentHistory | None = None,
     ) -> None:
+        online = online or OnlineSettings()
+        changes = {k: v for k, v in (("strategy", strategy), ("cold_start_swipes", cold_start_swipes)) if v is not None}
+        self.online = OnlineSettings.model_validate({**online.online().model_dump(), **changes}) if changes else online
         self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
         self.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
         self.users, self.movies, self.history = users, movies, history.tocsr()
         self.popularity, self.cold_start_kind = popularity, cold_start_kind
         self.popularity_scores = popularity.scores(cold_start_kind)
         self.item_genres = item_genres
-        self.alpha, self.strategy, self.cold_start_swipes = alpha, strategy, cold_start_swipes
-        self.model_version = model_version
-        self.foldin = FoldIn.from_factors(self.item_factors, regularization)
-        self.additive = AdditiveRule.from_params(self.user_factors, self.item_factors, additive)
+        self.alpha, self.model_version = alpha, model_version
+        self.recent = recent or RecentHistory.empty(len(users))
+        self.neighbours = neighbours
+        self.rule: UpdateRule = make_rule(ModelContext(self.item_factors, self.user_factors, float(regularization),
+                                                       float(alpha), neighbours), self.online)
         self.content = ContentModel().fit(item_genres, years)
         norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
         self._unit_items = self.item_factors / np.where(norms > 0, norms, 1.0)
         self._states: dict[int, UserState] = {}
 
+    @property
+    def strategy(self) -> str:
+        """The served strategy's name (``online.rules.STRATEGIES``)."""
+        return self.rule.name
+
+    @property
+    def cold_start_swipes(self) -> int:
+        return self.online.cold_start_swipes
+
     @classmethod
     def from_artifact(
-        cls, art: ArtifactVersion, strategy: Strategy = "foldin", history: History = "all",
-        additive: AdditiveParams = AdditiveParams(), cold_start_swipes: int = 3,
+        cls, art: ArtifactVersion, strategy: Strategy | None = None, history: History = "all",
+        online: OnlineSettings | None = None, cold_start_swipes: int | None = None,
     ) -> Recommender:
         """Build from a loaded artifact; ``history`` picks which splits count as already seen."""
+        online = online or OnlineSettings()
         users, movies = IdMap(art.arrays["user_ids"]), IdMap(art.arrays["movie_ids"])
-        parts = {"train": ["train"], "train+val": ["train", "val"], "all": ["train", "val", "test"]}[history]
-        frame = pd.concat([art.tables[p] for p in parts if p in art.tables], ignore_index=True)
+        frame = pd.concat([art.tables[p] for p in HISTORY_PARTS[history] if p in art.tables], ignore_index=True)
         hist = interaction_matrix(users.index_of(frame["user_id"].to_numpy()), movies.index_of(frame["movie_id"].to_numpy()),
                                   frame["preference"].to_numpy(np.float32), (len(users), len(movies)))
         cfg = art.info["config"]
@@ -100,8 +167,10 @@ class Recommender:
         years = art.tables["movies"]["year"].astype("float64").to_numpy() if "year" in art.tables["movies"] else None
         return cls(
             art.arrays["item_factors"], art.arrays["user_factors"], users, movies, hist, popularity,
-            art.arrays["item_genres"], cfg["als"]["regularization"], cfg["als"]["alpha"], strategy, additive,
+            art.arrays["item_genres"], cfg["als"]["regularization"], cfg["als"]["alpha"], strategy, online,
             art.info.get("cold_start", "count"), cold_start_swipes, art.version, years,
+            neighbour_matrix(art.arrays, len(movies)),
+            RecentHistory.from_frame(frame, users, movies, online.recent_history),
         )
 
     # -- stateless core -------------------------------------------------------------------
@@ -127,28 +196,23 @@ class Recommender:
         keep = idx >= 0
         return idx[keep], state.preferences[keep]
 
-    def _solve(self, state: UserState, extra_movie: int | None = None, extra_pref: int = 0
-               ) -> npt.NDArray[np.float32] | None:
-        """Fold-in from the artifact history plus the swipes (plus one new swipe); None while
-        an unknown user has fewer than ``cold_start_swipes`` interactions."""
+    def owns_vector(self, state: UserState) -> bool:
+        """Did this model version and strategy compute ``state.vector``? (A version-1 state,
+        strategy "", counts as the serving strategy's, as the workers that wrote it read it.)"""
+        return (state.vector is not None and state.model_version == self.model_version
+                and state.strategy in ("", self.rule.name))
+
+    def view(self, state: UserState, elapsed: float = 0.0) -> UserView:
+        """What the rule reads about ``state``'s user (``online.rules.UserView``)."""
         base_m, base_p, u = self._base(state.user_id)
-        sw_m, sw_p = self._swipes(state)
-        if extra_movie is not None:
-            sw_m, sw_p = np.r_[sw_m, extra_movie], np.r_[sw_p, np.int8(extra_pref)].astype(np.int8)
-        if u is None and len(sw_m) < self.cold_start_swipes:
-            return None  # still cold: served from popularity and liked genres
-        # x_u = (YᵀY + Yᵀ(C_u − I)Y + λI)⁻¹ YᵀC_u p_u over base history + swipes
-        return self.foldin.solve(np.r_[base_m, sw_m], np.r_[base_p, sw_p], self.alpha)
+        return UserView(None if u is None else self.user_factors[u], (base_m, base_p), self.recent.of(u),
+                        self._swipes(state), state.vector if self.owns_vector(state) else None, elapsed)
 
     def vector(self, state: UserState) -> npt.NDArray[np.float32] | None:
-        """The state's vector; re-derived by fold-in when it belongs to another model version;
-        else the artifact's for a trained user; else None (cold)."""
-        if state.vector is not None and state.model_version == self.model_version:
-            return state.vector
-        if len(state.movies) and self.strategy != "static":
-            return self._solve(state)
-        u = self.users.get(state.user_id)
-        return None if u is None else self.user_factors[u]
+        """The state's vector when this model and strategy computed it; else the rule derives
+        one (the exact fold-in for foldin/additive, the artifact's for static); None: cold."""
+        view = self.view(state)
+        return view.vector if view.vector is not None else self.rule.derive(view)
 
     def apply(self, state: UserState, movie_id: int, preference: int, occurred_at: float,
               event_id: str | None = None) -> UserState:
@@ -158,37 +222,39 @@ class Recommender:
         """
         if state.has_seen_event(event_id):
             return state
-        if preference not in _VALID_PREFERENCES:
+        if preference not in VALID_PREFERENCES:
             raise ValueError(f"preference must be one of -2, -1, 1, 2, got {preference}")
         m = self.movie_index(movie_id)
-        current = self.vector(state) if self.strategy == "additive" else None
-        if self.strategy == "static":
-            vec = None
-        elif current is not None:
-            elapsed = occurred_at - state.last_event_at if state.last_event_at > 0 else 0.0
-            vec = self.additive.apply(current, self.item_factors[m], preference, elapsed)
-        else:
-            vec = self._solve(state, m, preference)
-        return state.with_swipe(int(movie_id), preference, occurred_at, event_id, vec, self.model_version)
+        elapsed = occurred_at - state.last_event_at if state.last_event_at > 0 else 0.0
+        vec = self.rule.update(self.view(state, elapsed), m, preference)
+        return state.with_swipe(int(movie_id), preference, occurred_at, event_id, vec, self.model_version,
+                                self.rule.name)
 
     def seen(self, state: UserState) -> npt.NDArray[np.int64]:
         """Movie indices the user has seen: artifact history plus swipes."""
         base_m, _, _ = self._base(state.user_id)
         return np.union1d(base_m, self._swipes(state)[0])
 
+    def _exclusions(self, states: Sequence[UserState]) -> sp.csr_matrix:
+        """(b, n_movies) CSR of the movies each state's user has seen."""
+        seen = [self.seen(s) for s in states]
+        indptr = np.r_[0, np.cumsum([len(x) for x in seen])]
+        cols = np.concatenate(seen) if seen else np.zeros(0, np.int64)
+        return sp.csr_matrix((np.ones(len(cols), np.float32), cols, indptr), shape=(len(states), len(self.movies)))
+
     def recommend_states(self, states: Sequence[UserState], n: int, exclude_seen: bool = True) -> list[Ranked]:
-        """Lists for a batch of users: all users with a vector scored in one matrix product."""
+        """Lists for a batch of users: all users with a vector scored in one matrix product.
+
+        Strategies that blend the cold start (recency, overlays) rank standardised scores
+        (``blended_scores``); the others rank the vectors' dot products.
+        """
+        if self.rule.blends_cold_start:
+            return self._recommend_blended(states, n, exclude_seen)
         out: list[Ranked | None] = [None] * len(states)
         warm = [(i, v) for i, s in enumerate(states) if (v := self.vector(s)) is not None]
         if warm:
             rows, vecs = zip(*warm)
-            exclude = None
-            if exclude_seen:
-                seen = [self.seen(states[i]) for i in rows]
-                indptr = np.r_[0, np.cumsum([len(x) for x in seen])]
-                cols = np.concatenate(seen) if seen else np.zeros(0, np.int64)
-                exclude = sp.csr_matrix((np.ones(len(cols), np.float32), cols, indptr),
-                                        shape=(len(rows), len(self.movies)))
+            exclude = self._exclusions([states[i] for i in rows]) if exclude_seen else None
             idx, scores = recommend(np.stack(vecs), self.item_factors, n, exclude)
             for j, i in enumerate(rows):
                 out[i] = self._ranked(idx[j], scores[j], "model")
@@ -196,6 +262,51 @@ class Recommender:
             if out[i] is None:
                 out[i] = self._cold(s, n, exclude_seen)
         return [r for r in out if r is not None]
+
+    def blended_scores(self, views: Sequence[UserView]) -> npt.NDArray[np.float32]:
+        """(b, n_movies) float32 list scores of a strategy that blends the cold start.
+
+        score = a z(vector scores) + (1 - a) z(cold-start scores) + overlay, with a the rule's
+        ``model_share`` (1 for a known user), z standardising each row, the cold start the
+        popularity of movies in the genres the user liked (``genre_popular_scores``).
+        """
+        out = np.zeros((len(views), len(self.movies)), dtype=np.float32)
+        for i, view in enumerate(views):
+            vec = view.vector if view.vector is not None else self.rule.derive(view)
+            share = self.rule.model_share(view) if vec is not None else 0.0
+            if share > 0:
+                assert vec is not None
+                out[i] = share * standardise((self.item_factors @ vec)[None, :])[0]
+            if share < 1:
+                out[i] += (1.0 - share) * standardise(self._cold_scores(view)[None, :])[0]
+        extra = self.rule.overlay(views)
+        return out if extra is None else add_sparse(out, extra)
+
+    def _recommend_blended(self, states: Sequence[UserState], n: int, exclude_seen: bool) -> list[Ranked]:
+        out: list[Ranked | None] = [None] * len(states)
+        active = []
+        for i, s in enumerate(states):
+            if self.users.get(s.user_id) is None and not len(self._swipes(s)[0]):
+                out[i] = self._cold(s, n, exclude_seen)  # nothing known yet: the popular movies
+            else:
+                active.append(i)
+        for start in range(0, len(active), _BLOCK):
+            rows = active[start:start + _BLOCK]
+            batch = [states[i] for i in rows]
+            scores = self.blended_scores([self.view(s) for s in batch])
+            idx, top = top_n(scores, n, self._exclusions(batch) if exclude_seen else None)
+            for j, i in enumerate(rows):
+                out[i] = self._ranked(idx[j], top[j], "model")
+        return [r for r in out if r is not None]
+
+    def _cold_scores(self, view: UserView) -> npt.NDArray[np.float32]:
+        """(n_movies,) cold-start scores: popular movies in the genres of the liked swipes."""
+        m, p = view.swipes
+        liked = m[p > 0]
+        if not len(liked):
+            return self.popularity_scores
+        return self.popularity.genre_popular_scores(self.item_genres[liked].sum(axis=0), self.item_genres,
+                                                    self.cold_start_kind)
 
     def _ranked(self, idx: npt.NDArray[np.int64], scores: npt.NDArray[np.float32], source: str) -> Ranked:
         keep = idx >= 0

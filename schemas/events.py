@@ -66,7 +66,9 @@ def _not_before_earliest(value: datetime) -> datetime:
 
 SchemaVersion1 = Annotated[Literal[1], BeforeValidator(_exact_int)]
 SwipeTime = Annotated[UtcDatetime, AfterValidator(_not_before_earliest)]
-Strategy = Literal["additive", "foldin", "static", "cold_start"]
+Strategy = Literal["additive", "foldin", "static", "recency", "neighbours", "recency_neighbours", "cold_start"]
+"""How a list came about: a strategy of ``online.rules.STRATEGIES``, or the cold start (a test
+checks that every registered strategy is here)."""
 
 
 def utc_now() -> datetime:

@@ -17,7 +17,6 @@ from offline.recommender import Recommender
 from offline.registry import load_aliases, resolve
 from stream_app.model_choice import check_online_tuning
 from stream_app.settings import StreamSettings
-from stream_app.updates import AdditiveParams, FoldIn
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +47,7 @@ class ModelHolder:
         art = load_version(Path(self.settings.artifacts), version)
         check_online_tuning(art.path, art.version)
         s = self.settings.with_online_tuning(art.path)  # `movierec replay tune` output; env wins
-        a = s.additive
-        rec = Recommender.from_artifact(
-            art, strategy=s.strategy, history=s.history,
-            additive=AdditiveParams(a.step, a.half_life_days * 86400.0, a.max_norm_factor),
-            cold_start_swipes=s.cold_start_swipes,
-        )
-        if s.foldin_regularization is not None:
-            rec.foldin = FoldIn.from_factors(rec.item_factors, s.foldin_regularization)
-        return rec
+        return Recommender.from_artifact(art, history=s.history, online=s.online())
 
     def load(self) -> None:
         """Load the champion (the configured version, else the registry's champion or LATEST)

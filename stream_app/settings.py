@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from online.settings import AdditiveSettings, OnlineSettings
 from schemas import topics
 from stream_app.kafka_config import KafkaConnection, KafkaSecurity
 
@@ -24,21 +25,9 @@ ONLINE_TUNING_FILE = "online_tuning.json"
 """Written by ``movierec replay tune`` into ``ARTIFACTS/<version>/``; read by the worker."""
 
 
-class AdditiveSettings(BaseModel):
-    """The additive update rule: nudge the user's factors toward (or away from) the item's."""
-
-    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
-
-    step: float = Field(0.1, gt=0)
-    """Learning rate per unit of signed preference. Placeholder; tuned offline."""
-    half_life_days: float = Field(30.0, gt=0)
-    """Older swipes' contributions decay by half every this many days. Placeholder."""
-    max_norm_factor: float = Field(3.0, gt=0)
-    """Clip the user vector's norm at this multiple of the median offline user norm. Placeholder."""
-
-
-class StreamSettings(BaseSettings):
-    """One process's connection and behaviour settings."""
+class StreamSettings(BaseSettings, OnlineSettings):
+    """One process's connection and behaviour settings (the online rules' fields, ``strategy``,
+    ``additive``, ``recency``, ... come from ``online.settings.OnlineSettings``)."""
 
     # hide_input_in_errors: an error in ``kafka`` would otherwise print the SASL password
     model_config = SettingsConfigDict(env_prefix="MOVIEREC_", env_nested_delimiter="__", extra="ignore",
@@ -59,8 +48,6 @@ class StreamSettings(BaseSettings):
     """Directory of the offline model artifacts (factors + manifest)."""
     top_n: int = Field(20, ge=1)
     """Length of each RecommendationList."""
-    strategy: Literal["additive", "foldin", "static"] = "foldin"
-    """Online update rule for users' factors ("static": never change them)."""
     app_id: str = "movierec"
     """Faust application id (consumer group and table changelog prefix)."""
     artifact_version: str | None = None
@@ -101,13 +88,8 @@ class StreamSettings(BaseSettings):
     """Upper bound in bytes of one producer batch per partition."""
     challenger_share: float = Field(0.5, ge=0.0, le=1.0)
     """Share of users (by a hash of user_id) served by the challenger while one is set."""
-    cold_start_swipes: int = Field(3, ge=1)
-    """An unknown user gets a vector once they have this many swipes."""
     history: Literal["train", "train+val", "all"] = "all"
     """Artifact splits that count as each user's known history (seen movies, fold-in base)."""
-    foldin_regularization: float | None = Field(None, gt=0)
-    """Fold-in lambda; None: the artifact's ALS regularization."""
-    additive: AdditiveSettings = AdditiveSettings()
     web_host: str = "127.0.0.1"
     """Host name or address other workers (and the app server) reach this worker's HTTP API
     at: a user's request is forwarded to ``http://<web_host>:<web_port>`` of the worker that
@@ -168,22 +150,11 @@ class StreamSettings(BaseSettings):
                 self.dlq_topic: self.partitions, self.models_topic: 1}
 
     def with_online_tuning(self, version_dir: Path) -> StreamSettings:
-        """These settings with ``version_dir/online_tuning.json``'s ``settings`` (additive,
-        foldin_regularization, cold_start_swipes) for every field not set explicitly; the
+        """These settings with ``version_dir/online_tuning.json``'s ``settings`` (strategy and
+        the rules' knobs, ``OnlineSettings.with_tuned``) for every field not set explicitly; the
         environment and constructor arguments still win. No file: unchanged."""
         path = Path(version_dir) / ONLINE_TUNING_FILE
         if not path.is_file():
             return self
         tuned: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
-        updates: dict[str, Any] = {}
-        for name, value in tuned.items():
-            if name == "additive":
-                explicit = self.additive.model_fields_set if "additive" in self.model_fields_set else set()
-                kept = {k: getattr(self.additive, k) for k in explicit}
-                updates[name] = AdditiveSettings(**{**value, **kept})
-            elif name in ("foldin_regularization", "cold_start_swipes") and name not in self.model_fields_set:
-                updates[name] = value
-        if not updates:
-            return self
-        self.model_validate({**self.model_dump(), **updates})  # raises on an invalid tuned value
-        return self.model_copy(update=updates)
+        return self.with_tuned(tuned)  # type: ignore[no-any-return]

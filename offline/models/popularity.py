@@ -194,15 +194,13 @@ class PopularityModel:
             todo, width = todo[~done], min(len(ranked), 4 * width)
         return out
 
-    def genre_popular(
+    def genre_popular_scores(
         self,
         liked_genres: npt.NDArray[np.floating],
         item_genres: npt.NDArray[np.floating],
-        n: int,
-        exclude: npt.NDArray[np.int64] | None = None,
         kind: PopularityKind = "count",
-    ) -> npt.NDArray[np.int64]:
-        """Cold start: popular movies in the genres a new user likes.
+    ) -> npt.NDArray[np.float32]:
+        """(n_movies,) float32 cold-start scores: popular movies in the genres a new user likes.
 
         overlap_i = g_i · w / Σ w (share of the liked genre weight movie i carries) and
         pop_i = popularity percentile in (0, 1]; score_i = overlap_i · pop_i, and movies sharing
@@ -211,10 +209,6 @@ class PopularityModel:
         Args:
             liked_genres: (n_genres,) non-negative weights w (e.g. multi-hot).
             item_genres: (n_movies, n_genres) multi-hot.
-            n: list length.
-            exclude: (e,) int64 movie indices never to return.
-        Returns:
-            (n,) int64, best first; -1 padding.
         """
         w = np.asarray(liked_genres, dtype=np.float64)
         g = (np.asarray(item_genres) != 0).astype(np.float64)
@@ -224,7 +218,22 @@ class PopularityModel:
         # pop_i = (rank from the bottom, 1..n) / n
         pop = np.empty(len(s))
         pop[np.argsort(s, kind="stable")] = np.arange(1, len(s) + 1) / max(len(s), 1)
-        score = np.where(overlap > 0, overlap * pop, pop - 1.0).astype(np.float32)[None, :]
+        return np.where(overlap > 0, overlap * pop, pop - 1.0).astype(np.float32)
+
+    def genre_popular(
+        self,
+        liked_genres: npt.NDArray[np.floating],
+        item_genres: npt.NDArray[np.floating],
+        n: int,
+        exclude: npt.NDArray[np.int64] | None = None,
+        kind: PopularityKind = "count",
+    ) -> npt.NDArray[np.int64]:
+        """Cold start: the n best ``genre_popular_scores``, best first; -1 padding.
+
+        Args:
+            exclude: (e,) int64 movie indices never to return.
+        """
+        score = self.genre_popular_scores(liked_genres, item_genres, kind)[None, :]
         ex = None
         if exclude is not None and len(exclude):
             cols = np.unique(np.asarray(exclude, dtype=np.int64))

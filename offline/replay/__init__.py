@@ -12,13 +12,13 @@
 """
 from offline.replay.events import HISTORY_BEFORE, ReplayEvents, events_from_table, split_events
 from offline.replay.local import DirectStep, PlayResult, PopularityStep, WorkerStep, initial_lists, play_local
-from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, OnlineParams, build_recommender
+from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender, worker_defaults, with_knobs
 from offline.replay.prequential import PrequentialAccumulator, prequential_metrics, ranks_in_lists
 from offline.replay.run import ReplayConfig, ReplayOutcome, Replayer, StrategyOutcome
 
 __all__ = [
-    "ALL_STRATEGIES", "HISTORY_BEFORE", "WORKER_STRATEGIES", "DirectStep", "OnlineParams", "PlayResult",
+    "ALL_STRATEGIES", "HISTORY_BEFORE", "WORKER_STRATEGIES", "DirectStep", "PlayResult",
     "PopularityStep", "PrequentialAccumulator", "ReplayConfig", "ReplayEvents", "ReplayOutcome", "Replayer",
     "StrategyOutcome", "WorkerStep", "build_recommender", "events_from_table", "initial_lists", "play_local",
-    "prequential_metrics", "ranks_in_lists", "split_events",
+    "prequential_metrics", "ranks_in_lists", "split_events", "with_knobs", "worker_defaults",
 ]

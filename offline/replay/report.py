@@ -155,7 +155,7 @@ def write_report(outcome: ReplayOutcome, out: Path, extra: dict[str, Any] | None
                "history": run_mod.HISTORY_BEFORE[outcome.config.split], "n_events": len(outcome.events),
                "n_positive": int(outcome.events.positive.sum()), "limit": outcome.config.limit,
                "list_length": outcome.config.n, "ks": list(outcome.config.ks),
-               "params": outcome.config.params.as_dict(), "ratios": ratios(outcome),
+               "params": outcome.config.params.online().model_dump(exclude={"strategy"}), "ratios": ratios(outcome),
                "accounting": accounting(outcome), **(extra or {}),
                "files": {k: p.name for k, p in files.items()}}
     write_json_atomic(files["metrics"], metrics_json(outcome))

@@ -37,7 +37,8 @@ from offline.recommender import Recommender
 from offline.replay.events import HISTORY_BEFORE, ReplayEvents, Split, split_events
 from offline.replay.kafka_replay import KafkaOptions, play_kafka, worker_env
 from offline.replay.local import IdList, PlayResult, PopularityStep, WorkerStep, initial_lists, play_local
-from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, OnlineParams, build_recommender
+from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender
+from online.settings import OnlineSettings
 from offline.replay.prequential import KS, after_lists, list_changes, prequential_metrics, ranks_in_lists
 from offline.replay.retrain import retrained_recommender
 
@@ -52,7 +53,7 @@ class ReplayConfig:
 
     split: Split = "test"
     strategies: tuple[str, ...] = ALL_STRATEGIES
-    params: OnlineParams = OnlineParams()
+    params: OnlineSettings = field(default_factory=OnlineSettings)
     via: Literal["local", "kafka"] = "local"
     n: int = 20
     ks: tuple[int, ...] = KS
@@ -146,7 +147,7 @@ class Replayer:
         try:
             if via == "kafka":
                 assert self.kafka is not None
-                env = worker_env(self.kafka, self.root, self.art.version, strategy, history, params.worker_env(), n)
+                env = worker_env(self.kafka, self.root, self.art.version, strategy, history, params.as_env(), n)
                 return play_kafka(strategy, events, initial, n, env, self.kafka, progress), rec
             step = pop or WorkerStep(rec, n, [events.swipe(i).to_bytes() for i in range(len(events))])
             return play_local(strategy, events, step, initial, n, progress), rec

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,7 +26,8 @@ import numpy as np
 from offline.artifacts import ArtifactVersion, write_json_atomic
 from offline.replay.events import HISTORY_BEFORE, ReplayEvents, split_events
 from offline.replay.local import DirectStep, initial_lists, play_local
-from offline.replay.params import OnlineParams, build_recommender
+from offline.replay.params import build_recommender, with_knobs
+from online.settings import OnlineSettings
 from offline.replay.prequential import prequential_metrics, ranks_in_lists
 from stream_app.settings import ONLINE_TUNING_FILE
 
@@ -59,14 +60,14 @@ class SearchSpace:
 @dataclass(frozen=True)
 class Trial:
     strategy: str
-    params: OnlineParams
+    params: OnlineSettings
     metrics: dict[str, float]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, **self.params.as_dict(), **self.metrics}
+        return {**self.params.online().model_dump(exclude={"strategy"}), "strategy": self.strategy, **self.metrics}
 
 
-def evaluate(art: ArtifactVersion, events: ReplayEvents, strategy: str, params: OnlineParams, n: int = 20,
+def evaluate(art: ArtifactVersion, events: ReplayEvents, strategy: str, params: OnlineSettings, n: int = 20,
              history: str = "train") -> dict[str, float]:
     """Prequential metrics of one strategy and setting over ``events`` (in-process)."""
     rec = build_recommender(art, strategy, history, params)  # type: ignore[arg-type]
@@ -75,7 +76,7 @@ def evaluate(art: ArtifactVersion, events: ReplayEvents, strategy: str, params: 
     return prequential_metrics(ranks_in_lists(play.before, events.movie_ids), events.positive)
 
 
-def tune(art: ArtifactVersion, base: OnlineParams, space: SearchSpace = SearchSpace(),
+def tune(art: ArtifactVersion, base: OnlineSettings, space: SearchSpace = SearchSpace(),
          foldin_multiples: Sequence[float] = FOLDIN_MULTIPLES, limit: int | None = None,
          on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
     """Every trial on the val replay: static once, additive (base + random draws), foldin grid."""
@@ -83,19 +84,19 @@ def tune(art: ArtifactVersion, base: OnlineParams, space: SearchSpace = SearchSp
     history = HISTORY_BEFORE["val"]
     trials: list[Trial] = []
 
-    def run(strategy: str, params: OnlineParams) -> None:
+    def run(strategy: str, params: OnlineSettings) -> None:
         trial = Trial(strategy, params, evaluate(art, events, strategy, params, history=history))
-        log.info("%s %s: %s=%.4f", strategy, params.as_dict(), OBJECTIVE, trial.metrics[OBJECTIVE])
+        log.info("%s %s: %s=%.4f", strategy, params.model_dump(), OBJECTIVE, trial.metrics[OBJECTIVE])
         trials.append(trial)
         if on_trial is not None:
             on_trial(trial)
 
     run("static", base)
     for p in [base.additive.model_dump(), *space.sample()]:
-        run("additive", base.with_additive(**p))
+        run("additive", with_knobs(base, **{f"additive__{k}": v for k, v in p.items()}))
     reg = float(art.info["config"]["als"]["regularization"])
     for m in foldin_multiples:
-        run("foldin", replace(base, foldin_regularization=float(f"{reg * m:.6g}")))
+        run("foldin", with_knobs(base, foldin_regularization=float(f"{reg * m:.6g}")))
     return trials
 
 
@@ -103,13 +104,13 @@ def best(trials: Sequence[Trial], strategy: str) -> Trial:
     return max((t for t in trials if t.strategy == strategy), key=lambda t: t.metrics[OBJECTIVE])
 
 
-def tuned_params(trials: Sequence[Trial], base: OnlineParams) -> OnlineParams:
+def tuned_params(trials: Sequence[Trial], base: OnlineSettings) -> OnlineSettings:
     """``base`` with the best additive knobs and the best fold-in λ."""
     a, f = best(trials, "additive"), best(trials, "foldin")
-    return replace(base, additive=a.params.additive, foldin_regularization=f.params.foldin_regularization)
+    return base.model_copy(update={"additive": a.params.additive, "foldin_regularization": f.params.foldin_regularization})
 
 
-def save_tuning(art: ArtifactVersion, trials: Sequence[Trial], base: OnlineParams) -> dict[str, Any]:
+def save_tuning(art: ArtifactVersion, trials: Sequence[Trial], base: OnlineSettings) -> dict[str, Any]:
     """Write ``<version>/online_tuning.json``; returns its content."""
     params = tuned_params(trials, base)
     scores = {s: best(trials, s).metrics[OBJECTIVE] for s in ("static", "additive", "foldin")}

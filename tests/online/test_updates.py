@@ -1,4 +1,4 @@
-"""Tests for stream_app.updates: fold-in against implicit, additive rule properties."""
+"""Tests for online.foldin and online.additive: fold-in against implicit, additive rule properties."""
 from __future__ import annotations
 
 import math
@@ -12,15 +12,8 @@ from implicit.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from offline.preference import stored_value
-from stream_app.updates import (
-    AdditiveParams,
-    AdditiveRule,
-    FoldIn,
-    additive_update,
-    decay_for,
-    initial_vector,
-    latest_wins,
-)
+from online.additive import AdditiveRule, additive_update, decay_for, initial_vector
+from online.foldin import FoldIn, latest_wins
 
 ALPHA = 15.0
 REG = 0.1
@@ -204,7 +197,7 @@ def test_step_is_relative_to_typical_user_norm() -> None:
     users = rng.standard_normal((500, K)).astype(np.float32) * 4.0
     items = rng.standard_normal((300, K)).astype(np.float32) * 0.05
     items[:10] = 0.0  # never-rated movies do not count towards the typical norm
-    rule = AdditiveRule.from_params(users, items, AdditiveParams(0.1, 3600.0, math.inf))
+    rule = AdditiveRule.from_factors(users, items, 0.1, 3600.0, math.inf)
     item_norms = np.linalg.norm(items, axis=1)
     typical = int(np.argmin(np.abs(item_norms - np.median(item_norms[item_norms > 0]))))
     u = users[0]

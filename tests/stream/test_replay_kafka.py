@@ -13,7 +13,8 @@ from offline.recommender import Recommender, UnknownMovieError
 from offline.replay.events import ReplayEvents, split_events
 from offline.replay.kafka_replay import KafkaOptions
 from offline.replay.local import PlayResult
-from offline.replay.params import OnlineParams
+from offline.replay.params import with_knobs
+from online.settings import OnlineSettings
 from offline.replay.prequential import after_lists
 from offline.replay.run import ReplayConfig, Replayer, score
 from stream_app.user_state import UserState
@@ -84,7 +85,7 @@ def test_kafka_and_local_replays_agree_and_account_for_every_event(
     kafka_bootstrap: str, small_artifacts: Path, tmp_path: Path
 ) -> None:
     art = load_version(small_artifacts)
-    params = OnlineParams().with_additive(step=0.3, half_life_days=3.0, max_norm_factor=2.0)
+    params = with_knobs(OnlineSettings(), additive__step=0.3, additive__half_life_days=3.0, additive__max_norm_factor=2.0)
     cfg = ReplayConfig("test", ("additive", "foldin"), params, via="kafka", limit=N_EVENTS)
     replayer = Replayer(art, small_artifacts, cfg, KafkaOptions(kafka_bootstrap, tmp_path, partitions=2, stall_s=60))
     outcome = replayer.run()
@@ -112,7 +113,7 @@ def test_a_dead_lettered_event_is_counted_and_its_user_goes_on(
     movies = events.movie_ids.copy()
     movies[bad] = 999_999_999  # not in the catalogue
     events = replace(events, movie_ids=movies)
-    replayer = Replayer(art, small_artifacts, ReplayConfig("test", ("static",), OnlineParams(), via="kafka"),
+    replayer = Replayer(art, small_artifacts, ReplayConfig("test", ("static",), OnlineSettings(), via="kafka"),
                         KafkaOptions(kafka_bootstrap, tmp_path, partitions=2, stall_s=60))
     play, _ = replayer.play("static", "test", events, "kafka")
     local, rec = replayer.play("static", "test", events, "local")

@@ -15,7 +15,7 @@ from offline.recommender import Recommender
 from schemas.events import DeadLetter, RecommendationList, SwipeEvent
 from stream_app.clients import RecommendationConsumer, SwipeProducer
 from stream_app.runner import WorkerProcess
-from stream_app.updates import AdditiveParams
+from online.settings import AdditiveSettings, OnlineSettings
 from tests.ranking import ranking_difference
 
 pytestmark = pytest.mark.integration
@@ -257,7 +257,8 @@ def test_sigkill_and_restart_keeps_state_and_applies_no_event_twice(
     finally:
         restarted.stop()
     expected = Recommender.from_artifact(load_version(small_artifacts), strategy="additive", history="all",
-                                         additive=AdditiveParams(0.1, 30 * 86400.0, 3.0))
+                                         online=OnlineSettings(additive=AdditiveSettings(step=0.1, half_life_days=30.0,
+                                                                                         max_norm_factor=3.0)))
     for e in events:
         expected.update_user(e.user_id, e.movie_id, e.signed_preference, e.occurred_at.timestamp())
     wrong = []

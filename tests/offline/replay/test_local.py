@@ -13,7 +13,8 @@ from offline.artifacts import ArtifactVersion, load_version
 from offline.evaluate import relevant_from_holdout
 from offline.replay.events import split_events
 from offline.replay.local import DirectStep, WorkerStep, initial_lists, play_local
-from offline.replay.params import OnlineParams, build_recommender
+from offline.replay.params import build_recommender, worker_defaults
+from online.settings import OnlineSettings
 from offline.replay.report import write_report
 from offline.replay.run import ReplayConfig, Replayer
 from offline.replay.tune import SearchSpace, save_tuning, tune
@@ -37,7 +38,7 @@ def assert_offline_start_is_the_offline_report(art: ArtifactVersion, ndcg10: flo
     near-equal float64 scores can move it (a run's liked movies at its top vs at its bottom),
     0 when no liked test movie sits in such a run.
     """
-    rec = build_recommender(art, "static", "train+val", OnlineParams())
+    rec = build_recommender(art, "static", "train+val", OnlineSettings())
     lists = initial_lists(rec, rec.users.ids.tolist(), 20)
     exact = rec.user_factors.astype(np.float64) @ rec.item_factors.T.astype(np.float64)
     seen = rec.history.tocoo()
@@ -82,7 +83,7 @@ def test_events_are_in_global_time_order(art: ArtifactVersion) -> None:
 @pytest.mark.parametrize("strategy", ["additive", "foldin"])
 def test_direct_step_equals_process_batch(art: ArtifactVersion, strategy: str) -> None:
     ev = split_events(art, "test", 300)
-    rec = build_recommender(art, strategy, "train+val", OnlineParams())  # type: ignore[arg-type]
+    rec = build_recommender(art, strategy, "train+val", OnlineSettings())  # type: ignore[arg-type]
     initial = initial_lists(rec, np.unique(ev.user_ids).tolist(), 20)
     payloads = [ev.swipe(i).to_bytes() for i in range(len(ev))]
     a = play_local(strategy, ev, WorkerStep(rec, 20, payloads), initial, 20)
@@ -92,7 +93,7 @@ def test_direct_step_equals_process_batch(art: ArtifactVersion, strategy: str) -
 
 
 def test_replay_report_and_offline_consistency(art: ArtifactVersion, small_artifacts: Path, tmp_path: Path) -> None:
-    cfg = ReplayConfig("test", ("static", "additive", "popularity"), OnlineParams(), limit=300)
+    cfg = ReplayConfig("test", ("static", "additive", "popularity"), OnlineSettings(), limit=300)
     outcome = Replayer(art, small_artifacts, cfg).run()
     s = outcome.strategies
     # before any swipe the lists are the offline model's: the offline report's test numbers
@@ -113,9 +114,9 @@ def test_tuning_file_is_read_back_and_env_still_wins(art: ArtifactVersion, tmp_p
     copy = tmp_path / art.version
     shutil.copytree(art.path, copy)
     local_art = load_version(tmp_path, art.version)
-    trials = tune(local_art, OnlineParams(), SearchSpace(trials=2, seed=1), foldin_multiples=(0.5,), limit=150)
+    trials = tune(local_art, OnlineSettings(), SearchSpace(trials=2, seed=1), foldin_multiples=(0.5,), limit=150)
     assert [t.strategy for t in trials] == ["static", "additive", "additive", "additive", "foldin"]
-    payload = save_tuning(local_art, trials, OnlineParams())
+    payload = save_tuning(local_art, trials, OnlineSettings())
     assert (copy / ONLINE_TUNING_FILE).is_file()
     for name in ("ADDITIVE__STEP", "FOLDIN_REGULARIZATION", "COLD_START_SWIPES"):
         monkeypatch.delenv(f"MOVIEREC_{name}", raising=False)
@@ -126,12 +127,12 @@ def test_tuning_file_is_read_back_and_env_still_wins(art: ArtifactVersion, tmp_p
     env_wins = StreamSettings().with_online_tuning(copy)
     assert env_wins.additive.step == 0.123
     assert env_wins.additive.half_life_days == payload["settings"]["additive"]["half_life_days"]
-    assert OnlineParams.worker_defaults(copy).additive.step == 0.123
+    assert worker_defaults(copy).additive.step == 0.123
 
 
 def test_val_replay_has_next_split_metrics_and_the_retrain_reference(art: ArtifactVersion,
                                                                        small_artifacts: Path) -> None:
-    cfg = ReplayConfig("val", ("static", "popularity", "retrain"), OnlineParams(), limit=200)
+    cfg = ReplayConfig("val", ("static", "popularity", "retrain"), OnlineSettings(), limit=200)
     outcome = Replayer(art, small_artifacts, cfg).run()
     assert set(outcome.strategies) == {"static", "popularity"}
     assert set(outcome.references) == {"static@test", "retrain@test"}

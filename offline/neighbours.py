@@ -1,0 +1,146 @@
+"""Item-neighbour rows for the online overlay, computed by ``movierec offline run``.
+
+Row j of the (n_movies, n_movies) matrix S holds the K movies most suggested by an
+interaction with movie j and their weights; stored in the artifact as three checksummed
+arrays (``neighbour_indptr``, ``neighbour_indices``, ``neighbour_weights``: CSR), never
+pickled. Two sources, chosen by catalogue size (``NeighboursConfig.method = "auto"``):
+
+* EASE (Steck 2019) up to ``max_ease_movies``: with X the (users, movies) binary matrix of
+  train interactions (any rating: what a user watches next is what we predict),
+  P = (XᵀX + λI)⁻¹ and B[j, m] = -P[j, m] / P[m, m] (diagonal 0), S = top-K of each row
+  of B. O(n_movies³) time and n_movies² memory: a 20k-movie catalogue is the limit.
+* co-occurrence cosine above it: S[j, m] = |X_j ∩ X_m| / sqrt(|X_j| |X_m|), top-K per row,
+  by implicit's multi-threaded ``all_pairs_knn`` (the reference in pure scipy is
+  ``cooccurrence_rows_reference``, which the tests compare it with).
+
+Each source's rows are scaled so that the median of the row maxima is 1, so the overlay's
+beta means about the same for both.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from scipy.linalg import lapack
+
+from offline.config import NeighboursConfig
+
+log = logging.getLogger(__name__)
+ARRAYS = ("neighbour_indptr", "neighbour_indices", "neighbour_weights")
+_FLOAT64_UP_TO = 8192  # movies; larger EASE systems are solved in float32 (half the memory)
+_ROW_BLOCK = 1024
+
+
+def top_k_rows(block: npt.NDArray[np.floating], k: int, first_row: int) -> sp.csr_matrix:
+    """(b, n) dense rows -> CSR of each row's k largest positive entries (the diagonal
+    entry of row i, column ``first_row + i``, is left out)."""
+    b, n = block.shape
+    block = np.array(block, dtype=np.float32)
+    block[np.arange(b), first_row + np.arange(b)] = -np.inf
+    k = min(k, n - 1)
+    part = np.argpartition(-block, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((b, 0), np.int64)
+    vals = np.take_along_axis(block, part, axis=1)
+    keep = vals > 0
+    rows = np.repeat(np.arange(b), keep.sum(axis=1))
+    m = sp.csr_matrix((vals[keep], (rows, part[keep])), shape=(b, n), dtype=np.float32)
+    m.sort_indices()
+    return m
+
+
+def ease_rows(x: sp.csr_matrix, regularization: float, k: int) -> sp.csr_matrix:
+    """(n, n) float32 CSR top-k rows of EASE's B for a (users, n) binary matrix ``x``."""
+    n = x.shape[1]
+    dtype = np.float64 if n <= _FLOAT64_UP_TO else np.float32
+    g = (x.T @ x).toarray().astype(dtype)  # (n, n) XᵀX
+    g[np.diag_indices(n)] += regularization
+    potrf, potri = (lapack.dpotrf, lapack.dpotri) if dtype == np.float64 else (lapack.spotrf, lapack.spotri)
+    # P = (XᵀX + λI)⁻¹ by Cholesky, in place (one n×n buffer)
+    c, info = potrf(g, lower=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE Cholesky failed (info={info})")
+    p, info = potri(c, lower=0, overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE inverse failed (info={info})")
+    p = np.triu(p) + np.triu(p, 1).T  # potri fills the upper triangle only
+    inv_diag = (1.0 / np.diag(p)).astype(dtype)
+    blocks = []
+    for start in range(0, n, _ROW_BLOCK):
+        # B[j, m] = -P[j, m] / P[m, m]
+        blocks.append(top_k_rows(-p[start:start + _ROW_BLOCK] * inv_diag[None, :], k, start))
+    return sp.vstack(blocks, format="csr")
+
+
+def cooccurrence_rows_reference(x: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """(n, n) float32 CSR top-k cosine rows of a (users, n) binary matrix (pure scipy, slow)."""
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    inv = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    xt = x.T.tocsr()
+    blocks = []
+    for start in range(0, x.shape[1], _ROW_BLOCK):
+        co = (xt[start:start + _ROW_BLOCK] @ x).toarray()  # (b, n) |X_j ∩ X_m|
+        blocks.append(top_k_rows(co * inv[start:start + _ROW_BLOCK, None] * inv[None, :], k, start))
+    return sp.vstack(blocks, format="csr")
+
+
+def cooccurrence_rows(x: sp.csr_matrix, k: int, num_threads: int = 0) -> sp.csr_matrix:
+    """``cooccurrence_rows_reference`` by implicit's ``all_pairs_knn`` (C++, threads)."""
+    from implicit.nearest_neighbours import all_pairs_knn
+
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    inv = (1.0 / np.sqrt(np.maximum(counts, 1.0))).astype(np.float32)
+    items = (x.T.tocsr().astype(np.float32).multiply(inv[:, None])).tocsr()  # rows: L2-normalised movies
+    knn = all_pairs_knn(items, k + 1, num_threads=num_threads, show_progress=False).tocsr()  # +1: itself
+    knn.setdiag(0)
+    knn.eliminate_zeros()
+    knn.data[knn.data < 0] = 0
+    knn.eliminate_zeros()
+    knn = knn.astype(np.float32)
+    # keep the k largest per row (all_pairs_knn may return k + 1 without the self entry)
+    return sp.vstack([top_k_rows(knn[s:s + _ROW_BLOCK].toarray(), k, s) for s in range(0, knn.shape[0], _ROW_BLOCK)],
+                     format="csr")
+
+
+def scale_rows(s: sp.csr_matrix) -> tuple[sp.csr_matrix, float]:
+    """``s`` divided by the median of its non-empty rows' maxima, and that divisor."""
+    s = s.tocsr().astype(np.float32)
+    maxima = s.max(axis=1).toarray().ravel()
+    maxima = maxima[maxima > 0]
+    scale = float(np.median(maxima)) if len(maxima) else 1.0
+    return (s / np.float32(scale)).tocsr(), scale
+
+
+def fit_neighbours(x: sp.csr_matrix, config: NeighboursConfig) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The artifact arrays (``ARRAYS``) and a description for ``model_info.json`` of the
+    neighbour rows of a (users, movies) binary matrix; no arrays when the method is "none"."""
+    n = x.shape[1]
+    method = config.method
+    if method == "auto":
+        method = "ease" if n <= config.max_ease_movies else "cooccurrence"
+    if method == "none":
+        return {}, {"method": "none"}
+    t0 = time.perf_counter()
+    rows = ease_rows(x, config.ease_regularization, config.k) if method == "ease" else cooccurrence_rows(x, config.k)
+    rows, scale = scale_rows(rows)
+    info = {"method": method, "k": config.k, "scale": scale, "nnz": int(rows.nnz),
+            "seconds": round(time.perf_counter() - t0, 3),
+            **({"regularization": config.ease_regularization} if method == "ease" else {})}
+    log.info("neighbour rows: %s", info)
+    return {"neighbour_indptr": rows.indptr.astype(np.int64), "neighbour_indices": rows.indices.astype(np.int32),
+            "neighbour_weights": rows.data.astype(np.float32)}, info
+
+
+def neighbour_matrix(arrays: Mapping[str, np.ndarray], n_movies: int) -> sp.csr_matrix | None:
+    """The (n_movies, n_movies) float32 CSR stored in an artifact's arrays, or None (an
+    artifact written before neighbour rows existed)."""
+    if not all(a in arrays for a in ARRAYS):
+        return None
+    indptr, indices, weights = (arrays[a] for a in ARRAYS)
+    if len(indptr) != n_movies + 1 or len(indices) != len(weights) or indptr[-1] != len(indices):
+        raise ValueError("neighbour rows do not match the catalogue")
+    return sp.csr_matrix((weights.astype(np.float32), indices.astype(np.int32), indptr.astype(np.int64)),
+                         shape=(n_movies, n_movies))

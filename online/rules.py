@@ -1,0 +1,252 @@
+"""The ``UpdateRule`` protocol and the registry of named strategies (pure numpy/scipy).
+
+A strategy decides three things for one model: the user vector after a swipe (``update``),
+the vector of a state it did not compute itself (``derive``: another model version, another
+strategy, or no swipe yet) and what, besides the vector's dot products, lifts movies in the
+list (``overlay``, the item-neighbour rows; None for most). New users: a rule with
+``blends_cold_start`` gets a vector from the first swipe and its list score takes over from
+the genre cold start over ``BlendSettings.swipes`` swipes (``model_share``); the others switch
+at ``cold_start_swipes``.
+
+Adding a strategy is one class here, registered with ``@register``, plus its settings in
+``online.settings``. The serving ``offline.recommender.Recommender``, the worker, the replay,
+the demo and the tests all take their strategy from ``STRATEGIES``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from online.additive import AdditiveRule
+from online.foldin import FoldIn
+from online.overlay import NeighbourOverlay
+from online.recency import RecencyFoldIn
+
+if TYPE_CHECKING:
+    from online.settings import OnlineSettings
+
+FloatArray = npt.NDArray[np.float32]
+Interactions = tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]
+"""(n,) int64 movie indices and (n,) int8 preferences, oldest first."""
+_EMPTY: Interactions = (np.zeros(0, np.int64), np.zeros(0, np.int8))
+
+
+@dataclass(frozen=True, eq=False)
+class ModelContext:
+    """What a rule knows of the model it serves.
+
+    Attributes:
+        item_factors: (n_movies, k) float32; user_factors: (n_users, k) float32.
+        regularization, alpha: the ALS training values.
+        neighbours: (n_movies, n_movies) float32 CSR item-neighbour rows, or None (the
+            artifact has none: overlays add nothing).
+    """
+
+    item_factors: FloatArray
+    user_factors: FloatArray
+    regularization: float
+    alpha: float
+    neighbours: sp.csr_matrix | None = None
+
+
+@dataclass(frozen=True)
+class UserView:
+    """One user as a rule sees them (indices into this model's catalogue).
+
+    Attributes:
+        offline: (k,) the artifact's vector; None for a user the model never saw.
+        history: all of the user's interactions the artifact knows (unordered).
+        recent: the newest ``recent_history`` of them, oldest first.
+        swipes: the online swipes, oldest first.
+        vector: (k,) the state's vector when this model and strategy computed it, else None.
+        elapsed: seconds from the user's previous swipe to the one being applied.
+    """
+
+    offline: FloatArray | None
+    history: Interactions = _EMPTY
+    recent: Interactions = _EMPTY
+    swipes: Interactions = _EMPTY
+    vector: FloatArray | None = None
+    elapsed: float = 0.0
+
+    @property
+    def n_swipes(self) -> int:
+        return len(self.swipes[0])
+
+    def with_swipe(self, movie: int, preference: int) -> UserView:
+        """This view with one more swipe and no stored vector."""
+        m, p = self.swipes
+        return replace(self, swipes=(np.r_[m, np.int64(movie)], np.r_[p, np.int8(preference)].astype(np.int8)),
+                       vector=None)
+
+    def sequence(self) -> Interactions:
+        """(n,) recent history then swipes, oldest first."""
+        return (np.r_[self.recent[0], self.swipes[0]].astype(np.int64),
+                np.r_[self.recent[1], self.swipes[1]].astype(np.int8))
+
+
+class UpdateRule(Protocol):
+    """What every strategy provides (see the module docstring)."""
+
+    name: ClassVar[str]
+    blends_cold_start: ClassVar[bool]
+
+    def derive(self, user: UserView) -> FloatArray | None:
+        """(k,) vector of a user whose state holds none for this model and strategy; None: cold."""
+
+    def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
+        """(k,) vector after ``user`` (before the swipe) swipes ``movie`` (index) with ``preference``."""
+
+    def overlay(self, users: Sequence[UserView]) -> sp.csr_matrix | None:
+        """(b, n_movies) float32 score additions in standardised units, or None (none)."""
+
+    def model_share(self, user: UserView) -> float:
+        """Weight in [0, 1] of the model's scores against the cold start's in the user's list."""
+
+
+STRATEGIES: dict[str, Callable[[ModelContext, OnlineSettings], UpdateRule]] = {}
+"""Strategy name -> constructor ``(context, settings) -> rule``, in registration order."""
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    """Class decorator: add ``cls`` to ``STRATEGIES`` under ``cls.name``."""
+    STRATEGIES[cls.name] = cls
+    return cls
+
+
+def make_rule(context: ModelContext, settings: OnlineSettings) -> UpdateRule:
+    """The rule named ``settings.strategy`` for ``context``."""
+    return STRATEGIES[settings.strategy](context, settings)
+
+
+class Rule:
+    """Shared behaviour: no overlay, hard cold-start switch, the offline vector when cold."""
+
+    name: ClassVar[str] = ""
+    blends_cold_start: ClassVar[bool] = False
+
+    def __init__(self, context: ModelContext, settings: OnlineSettings) -> None:
+        self.context, self.settings = context, settings
+        lam = settings.foldin_regularization or context.regularization
+        self.foldin = FoldIn.from_factors(context.item_factors, lam)
+
+    def warm(self, user: UserView) -> bool:
+        """Known to the model, or enough swipes for a vector of their own."""
+        need = 1 if self.blends_cold_start else self.settings.cold_start_swipes
+        return user.offline is not None or user.n_swipes >= need
+
+    def exact_foldin(self, user: UserView) -> FloatArray | None:
+        """The ALS fold-in of history + swipes; the offline vector without swipes; None while cold."""
+        if not user.n_swipes:
+            return user.offline
+        if not self.warm(user):
+            return None
+        # x_u = (YtY + Yᵀ(C_u − I)Y + λI)⁻¹ YᵀC_u p_u over history + swipes
+        return self.foldin.solve(np.r_[user.history[0], user.swipes[0]], np.r_[user.history[1], user.swipes[1]],
+                                 self.context.alpha)
+
+    def derive(self, user: UserView) -> FloatArray | None:
+        return self.exact_foldin(user)
+
+    def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
+        return self.derive(user.with_swipe(movie, preference))
+
+    def overlay(self, users: Sequence[UserView]) -> sp.csr_matrix | None:
+        return None
+
+    def model_share(self, user: UserView) -> float:
+        if user.offline is not None or not self.blends_cold_start:
+            return 1.0
+        swipes = self.settings.blend.swipes
+        return 1.0 if swipes == 0 and self.warm(user) else min(1.0, user.n_swipes / max(swipes, 1))
+
+
+@register
+class Static(Rule):
+    """The offline vector, never changed."""
+
+    name = "static"
+
+    def derive(self, user: UserView) -> FloatArray | None:
+        return user.offline
+
+    def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
+        return None
+
+
+@register
+class Additive(Rule):
+    """``u <- decay u + eta p~ m`` from the current vector (``online.additive``); the exact
+    fold-in where there is no current vector."""
+
+    name = "additive"
+
+    def __init__(self, context: ModelContext, settings: OnlineSettings) -> None:
+        super().__init__(context, settings)
+        self.additive = AdditiveRule.from_settings(context.user_factors, context.item_factors, settings.additive)
+
+    def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
+        current = user.vector if user.vector is not None else self.derive(user)
+        if current is None:
+            return self.derive(user.with_swipe(movie, preference))
+        return self.additive.apply(current, self.context.item_factors[movie], preference, user.elapsed)
+
+
+@register
+class ExactFoldIn(Rule):
+    """The exact ALS fold-in of history + swipes (``online.foldin``)."""
+
+    name = "foldin"
+
+
+@register
+class Recency(Rule):
+    """The recency-weighted fold-in of the newest interactions around the offline vector."""
+
+    name = "recency"
+    blends_cold_start = True
+
+    def __init__(self, context: ModelContext, settings: OnlineSettings) -> None:
+        super().__init__(context, settings)
+        r = settings.recency
+        self.recency = RecencyFoldIn.from_factors(context.item_factors, r.regularization, context.alpha, r.boost,
+                                                  r.decay, r.window, r.anchor)
+
+    def derive(self, user: UserView) -> FloatArray | None:
+        if not user.n_swipes or not self.warm(user):
+            return user.offline
+        return self.recency.solve(user.offline, *user.sequence())
+
+
+class _WithOverlay(Rule):
+    """Adds the item-neighbour overlay (``online.overlay``) to a vector rule's scores."""
+
+    blends_cold_start = True
+
+    def __init__(self, context: ModelContext, settings: OnlineSettings) -> None:
+        super().__init__(context, settings)
+        o = settings.overlay
+        self.neighbours = None if context.neighbours is None else \
+            NeighbourOverlay(context.neighbours, o.beta, o.decay, o.seeds)
+
+    def overlay(self, users: Sequence[UserView]) -> sp.csr_matrix | None:
+        return None if self.neighbours is None else self.neighbours.scores([u.sequence() for u in users])
+
+
+@register
+class Neighbours(_WithOverlay, Static):
+    """The static vector plus the overlay."""
+
+    name = "neighbours"
+
+
+@register
+class RecencyNeighbours(_WithOverlay, Recency):
+    """The recency-weighted fold-in plus the overlay."""
+
+    name = "recency_neighbours"
