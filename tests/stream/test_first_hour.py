@@ -215,6 +215,7 @@ def test_sigterm_with_the_broker_gone_exits_within_10_s(cli_broker: CliBroker, s
         t0 = time.monotonic()
         code = worker.stop(timeout_s=30)  # SIGTERM; SIGKILL only after 30 s
         took = time.monotonic() - t0
+        print(f"SIGTERM with the broker gone: exited {code} after {took:.1f} s")
     finally:
         worker.kill()
     assert took <= 10, f"SIGTERM took {took:.1f} s with the broker gone (exit {code})"
@@ -245,6 +246,7 @@ def test_a_killed_worker_restarted_serves_again_within_30_s(kafka_bootstrap: str
             break
         time.sleep(0.5)
     served_after = time.monotonic() - t0
+    print(f"restarted worker served user 77 {served_after:.1f} s after the restart began; /health: {statuses}")
     assert code == 200 and movie_ids[0] not in [it["movie_id"] for it in body["items"]]
     assert served_after < 30, f"served again only {served_after:.1f} s after the restart"
     assert set(statuses) <= {"recovering", "ok", None}
@@ -257,7 +259,7 @@ def test_any_producers_partitioner_keeps_one_state_per_user(kafka_bootstrap: str
     murmur2 partition, holding every swipe; no list brings back a swiped movie."""
     first = worker_factory(partitions=4, standby_replicas=0)
     second = worker_factory(partitions=4, standby_replicas=0)
-    swipes, recs = first.env["SWIPES_TOPIC"], first.env["RECOMMENDATIONS_TOPIC"]
+    swipes = first.env["SWIPES_TOPIC"]
     users = [777001 + i for i in range(8)]
     crc32 = crc32_producer(kafka_bootstrap)
     sent: list[SwipeEvent] = []
@@ -275,18 +277,26 @@ def test_any_producers_partitioner_keeps_one_state_per_user(kafka_bootstrap: str
                 time.sleep(0.01)
     # the case at hand: some users' swipes landed outside their murmur2 partition
     assert any(key_partition(str(u).encode(), 4) != crc32_partition[u] for u in users), crc32_partition
-    last = {u: [e for e in sent if e.user_id == u][-1] for u in users}
-    got = lists_for(kafka_bootstrap, recs, {e.event_id for e in last.values()}, timeout=90)
-    for u in users:
-        assert last[u].event_id in got, f"no list for user {u}; logs: {first.log_path}, {second.log_path}"
-        swiped = {e.movie_id for e in sent if e.user_id == u}
-        assert not swiped & {it.movie_id for it in got[last[u].event_id].items}, f"user {u} got a swiped movie back"
-    states = _changelog(kafka_bootstrap, f"{first.env['APP_ID']}-user-states-changelog")
+    # a forwarded swipe may arrive after the user's later direct one (and share its batch), so
+    # wait for the states to hold every swipe rather than for the list of one particular swipe
+    deadline = time.monotonic() + 90
+    changelog = f"{first.env['APP_ID']}-user-states-changelog"
+    while True:
+        states = _changelog(kafka_bootstrap, changelog)
+        held = {u: len(s.movies) for (k, _), s in states.items() for u in users if k == str(u).encode()}
+        if all(held.get(u) == 4 for u in users) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     for u in users:
         where = {p for (k, p) in states if k == str(u).encode()}
         assert where == {key_partition(str(u).encode(), 4)}, f"user {u}'s state in partitions {where}"
         final = states[(str(u).encode(), key_partition(str(u).encode(), 4))]
         assert len(final.movies) == 4, f"user {u}'s state holds {len(final.movies)} of 4 swipes"
+    for u in users:  # whichever worker is asked, the list brings back no swiped movie
+        code, body = http_get(second.env["WEB_PORT"], f"/users/{u}/recommendations")
+        assert code == 200, body
+        swiped = {e.movie_id for e in sent if e.user_id == u}
+        assert not swiped & {it["movie_id"] for it in body["items"]}, f"user {u} got a swiped movie back"
 
 
 def _changelog(bootstrap: str, topic: str) -> dict[tuple[bytes, int], UserState]:
