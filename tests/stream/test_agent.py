@@ -105,3 +105,19 @@ async def test_a_batch_is_acked_only_once_the_broker_acknowledged_its_output(fau
             unacknowledged[1].set_result(None)
             assert await _until(lambda: bool(acked)), "the batch was never acked"
             assert acked == [event]
+
+
+@pytest.mark.asyncio
+async def test_an_agent_that_stops_on_an_error_makes_health_unhealthy(faust_app) -> None:
+    """faust restarts a crashed agent in a loop while /health said ok: now it says unhealthy."""
+    from stream_app.readiness import health_status
+
+    good = SwipeEvent(user_id=3, movie_id=260, preference=4, occurred_at=datetime.now(timezone.utc))
+    faust_app.health.agent_error = None
+    with patch.object(faust_app, "process_batch", side_effect=RuntimeError("boom")):
+        async with faust_app.process_swipes.test_context() as agent:
+            await agent.put(good.to_bytes(), key=b"3")
+            assert await _until(lambda: faust_app.health.agent_error is not None)
+    assert faust_app.health.agent_error == "RuntimeError: boom"
+    assert health_status(faust_app.health, broker_reachable=True, partitions_ready=True) == ("unhealthy", 503)
+    faust_app.health.agent_error = None
