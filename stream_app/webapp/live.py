@@ -1,8 +1,9 @@
 """Live lists: one consumer of ``recommendations.v1`` fanned out to the page streams of each user.
 
-The consumer reads every partition (no consumer group, nothing committed) from the end it
-found at start, so each app server sees every list produced while it runs; a page that
-subscribes to a user gets each later list of that user, in order.
+The consumer reads every partition (no consumer group, nothing committed; partitions added
+later are picked up from the topic's metadata) from the end it found at start, so each app
+server sees every list produced while it runs; a page that subscribes to a user gets each
+later list of that user, in order.
 """
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from schemas.events import RecommendationList
@@ -25,15 +25,6 @@ CLOSED = None
 """Put on every subscriber's queue when the hub stops: the stream ends."""
 
 
-def partition_ids(conn: KafkaConnection, topic: str, timeout: float) -> list[int]:
-    """The partitions of ``topic`` as the broker reports them (blocking); raises when it has none."""
-    meta = AdminClient(conn.client_config({"logger": log})).list_topics(topic, timeout=timeout)
-    found = meta.topics.get(topic)
-    if found is None or found.error is not None or not found.partitions:
-        raise RuntimeError(f"topic {topic} not found on {conn.bootstrap_servers}: {found and found.error}")
-    return sorted(found.partitions)
-
-
 class ListHub:
     """Subscribe to a user's lists; ``start()`` before use, ``stop()`` at shutdown."""
 
@@ -44,17 +35,17 @@ class ListHub:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, timeout: float = 30.0) -> None:
-        """Assign every partition of the topic and find its end; lists after that are delivered."""
+        """Take every partition of the topic and find its end; lists after that are delivered."""
         consumer = list_consumer(self.conn)
         await consumer.start()
         try:
-            loop = asyncio.get_running_loop()
-            partitions = await loop.run_in_executor(None, partition_ids, self.conn, self.topic, timeout)
-            tps = [TopicPartition(self.topic, p) for p in partitions]
-            consumer.assign(tps)
-            await consumer.seek_to_end(*tps)
-            for tp in tps:  # resolve the end offsets now, not at the first fetch
-                await consumer.position(tp)
+            consumer.subscribe([self.topic])  # no group: every partition, as the metadata lists them
+            async with asyncio.timeout(timeout):
+                while not (tps := consumer.assignment()):
+                    await asyncio.sleep(0.05)
+                await consumer.seek_to_end(*tps)
+                for tp in tps:  # resolve the end offsets now, not at the first fetch
+                    await consumer.position(tp)
         except BaseException:
             await consumer.stop()
             raise

@@ -15,7 +15,7 @@ import pytest
 
 from stream_app.webapp.catalog import Catalog, load_catalog
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 GENRE = "Animation"
 LIVE_TIMEOUT_MS = 20_000

@@ -18,7 +18,7 @@ from stream_app.webapp.catalog import Catalog
 from stream_app.webapp.server import make_app
 from stream_app.webapp.settings import AppSettings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 ROWS = [(1, "Toy Story (1995)", "Animation|Children", 50), (2, "Heat (1995)", "Action", 40),
         (3, "Babe (1995)", "Children|Drama", 30), (4, "Casino (1995)", "Crime|Drama", 20)]
