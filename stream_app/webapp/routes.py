@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 from pathlib import Path
 
@@ -25,8 +24,6 @@ from stream_app.webapp.live import CLOSED, ListHub
 from stream_app.webapp.next_card import next_card
 from stream_app.webapp.payloads import list_payload, sse_message
 from stream_app.webapp.settings import AppSettings
-
-log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 SETTINGS = web.AppKey("settings", AppSettings)
@@ -51,7 +48,8 @@ def _fail(exc_class: type[web.HTTPException], reason: str) -> web.HTTPException:
 def _user_id(request: web.Request) -> int:
     """The path's user id: canonical decimal digits within 0..2**63-1, else 400."""
     raw = request.match_info["user_id"]
-    if not (raw.isascii() and raw.isdigit() and (raw == "0" or raw[0] != "0")) or int(raw) > MAX_ID:
+    canonical = raw.isascii() and raw.isdigit() and (raw == "0" or raw[0] != "0") and len(raw) <= 19
+    if not canonical or int(raw) > MAX_ID:
         raise _fail(web.HTTPBadRequest, f"user_id must be an integer 0..{MAX_ID}, got {raw[:40]!r}")
     return int(raw)
 

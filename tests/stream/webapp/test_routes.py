@@ -103,7 +103,8 @@ async def test_current_list_next_card_and_bad_ids(app_client) -> None:
     card = await (await client.get("/api/users/42/next?shown=3")).json()
     assert (card["movie_id"], card["reason"], card["genres"]) == (1, "#2 on your list", ["Animation", "Children"])
     assert (await (await client.get("/api/users/42/next?shown=3,1,2")).json())["movie_id"] == 4  # list used up
-    assert (await client.get("/api/users/042/list")).status == 400
+    for bad in ("042", "-1", "9" * 19, "9" * 5000):  # not canonical, negative, above 2**63-1, absurdly long
+        assert (await client.get(f"/api/users/{bad}/list")).status == 400
     assert (await client.get("/api/users/42/next?shown=x")).status == 400
     found = await (await client.get("/api/movies?q=toy")).json()
     assert [m["movie_id"] for m in found["items"]] == [1]
