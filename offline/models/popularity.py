@@ -211,14 +211,39 @@ class PopularityModel:
             item_genres: (n_movies, n_genres) multi-hot.
         """
         w = np.asarray(liked_genres, dtype=np.float64)
-        g = (np.asarray(item_genres) != 0).astype(np.float64)
+        g = self._genre_matrix(item_genres)
         # overlap_i = g_i · w / Σ w
         overlap = g @ w / w.sum() if w.sum() > 0 else np.zeros(len(g))
+        pop = self._percentiles(kind)
+        return np.where(overlap > 0, overlap * pop, pop - 1.0).astype(np.float32)
+
+    def _percentiles(self, kind: PopularityKind) -> npt.NDArray[np.float64]:
+        """pop_i = (rank from the bottom, 1..n) / n of ``scores(kind)``; the sort is cached
+        (a cold-start list per swipe re-sorted every movie) and redone when the scores change."""
         s = self.scores(kind)
-        # pop_i = (rank from the bottom, 1..n) / n
+        cache: dict[str, tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]] = self.__dict__.setdefault(
+            "_percentile_cache", {})
+        hit = cache.get(kind)
+        if hit is not None and np.array_equal(hit[0], s):
+            return hit[1]
         pop = np.empty(len(s))
         pop[np.argsort(s, kind="stable")] = np.arange(1, len(s) + 1) / max(len(s), 1)
-        return np.where(overlap > 0, overlap * pop, pop - 1.0).astype(np.float32)
+        pop.flags.writeable = False
+        cache[kind] = (s, pop)
+        return pop
+
+    def _genre_matrix(self, item_genres: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
+        """(n_movies, n_genres) float64 0/1 copy of ``item_genres``, kept for the last array object
+        passed (the serving model passes its artifact's genre matrix, never changed in place, on
+        every cold-start swipe; copying 27k x 20 each time was most of a cold-start list)."""
+        hit = self.__dict__.get("_genre_cache")
+        if hit is not None and hit[0] is item_genres and hit[1].shape == np.shape(item_genres):
+            return hit[1]  # type: ignore[no-any-return]
+        g = (np.asarray(item_genres) != 0).astype(np.float64)
+        g.flags.writeable = False
+        if isinstance(item_genres, np.ndarray):
+            self.__dict__["_genre_cache"] = (item_genres, g)
+        return g
 
     def genre_popular(
         self,

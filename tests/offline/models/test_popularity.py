@@ -114,6 +114,27 @@ def test_genre_popular(make_model):
     assert m.genre_popular(np.array([1, 1]), genres, 3).tolist() == [2, 0, 1]
 
 
+def test_cold_start_caches_give_the_uncached_scores(make_model):
+    """The cached percentiles and genre matrix give the bytes a fresh model gives, and a
+    changed popularity (a refit) or another genre matrix is not served from the cache."""
+    m = make_model()
+    genres = np.array([[1, 0], [0, 1], [1, 1], [0, 1]], dtype=np.float32)
+    liked = np.array([1.0, 2.0])
+    first = m.genre_popular_scores(liked, genres, "count")
+    for kind in ("count", "bayes", "count"):
+        assert m.genre_popular_scores(liked, genres, kind).tobytes() == \
+            make_model().genre_popular_scores(liked, genres.copy(), kind).tobytes()
+    assert m.genre_popular_scores(liked, genres, "count").tobytes() == first.tobytes()
+    m.positive_count = m.positive_count[::-1].copy()  # popularity changed: re-sorted
+    fresh = make_model()
+    fresh.positive_count = m.positive_count.copy()
+    assert m.genre_popular_scores(liked, genres, "count").tobytes() == \
+        fresh.genre_popular_scores(liked, genres, "count").tobytes()
+    other = genres[::-1].copy()  # another matrix object: not the cached one
+    assert m.genre_popular_scores(liked, other, "count").tobytes() == \
+        fresh.genre_popular_scores(liked, other.copy(), "count").tobytes()
+
+
 def test_config_is_validated():
     with pytest.raises(ValidationError):
         PopularityConfig(bayes_m=-1.0)
