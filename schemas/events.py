@@ -26,6 +26,7 @@ from uuid import UUID, uuid4
 
 from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict,
                       model_validator)
+from pydantic_core import to_json
 
 from offline.preference import bucket_to_preference
 
@@ -160,6 +161,63 @@ class RecommendationList(Event):
         items = [RecommendedItem(movie_id=int(m), score=float(s), rank=r)
                  for r, (m, s) in enumerate(zip(movie_ids, scores), start=1)]
         return cls(user_id=user_id, items=items, **fields)
+
+
+_STRATEGIES = frozenset(Strategy.__args__)  # type: ignore[attr-defined]
+
+
+class RankedList:
+    """A :class:`RecommendationList` not yet built as pydantic objects: what the worker
+    publishes. ``to_bytes`` gives the bytes ``RecommendationList.to_bytes`` would (same
+    serialiser, same field order) without one object per item, after checking everything the
+    contract checks; anything it cannot vouch for goes through the model, which raises the
+    contract's ``ValidationError``. ``model`` (and ``items``) build the validated list."""
+
+    __slots__ = ("user_id", "movie_ids", "scores", "model_version", "strategy", "variant", "cause_event_id",
+                 "generated_at", "_model")
+
+    def __init__(self, user_id: int, movie_ids: Sequence[int], scores: Sequence[float], *, model_version: str,
+                 strategy: str, variant: str | None = None, cause_event_id: UUID | None = None) -> None:
+        if len(movie_ids) != len(scores):
+            raise ValueError(f"{len(movie_ids)} movie ids but {len(scores)} scores")
+        self.user_id, self.movie_ids, self.scores = user_id, list(movie_ids), list(scores)
+        self.model_version, self.strategy, self.variant = model_version, strategy, variant
+        self.cause_event_id = cause_event_id
+        self.generated_at = utc_now()
+        self._model: RecommendationList | None = None
+
+    def _fields(self) -> dict[str, object]:
+        return {"user_id": self.user_id,
+                "items": [{"movie_id": m, "score": s, "rank": r}
+                          for r, (m, s) in enumerate(zip(self.movie_ids, self.scores), start=1)],
+                "model_version": self.model_version, "strategy": self.strategy, "variant": self.variant,
+                "cause_event_id": self.cause_event_id, "generated_at": self.generated_at, "schema_version": 1}
+
+    def _plainly_valid(self) -> bool:
+        """What ``RecommendationList`` validates, for the plain types the worker passes."""
+        ints = (type(self.user_id) is int and 0 <= self.user_id <= MAX_ID
+                and all(type(m) is int and 1 <= m <= MAX_ID for m in self.movie_ids))
+        return (ints and all(type(s) is float and s - s == 0.0 for s in self.scores)  # finite
+                and type(self.model_version) is str and len(self.model_version) > 0
+                and self.strategy in _STRATEGIES and (self.variant is None or type(self.variant) is str)
+                and (self.cause_event_id is None or type(self.cause_event_id) is UUID))
+
+    @property
+    def model(self) -> RecommendationList:
+        """The validated contract object (raises ``ValidationError`` like ``from_ranked``)."""
+        if self._model is None:
+            self._model = RecommendationList.model_validate(self._fields())
+        return self._model
+
+    @property
+    def items(self) -> list[RecommendedItem]:
+        return self.model.items
+
+    def to_bytes(self) -> bytes:
+        """Compact UTF-8 JSON, byte for byte ``self.model.to_bytes()``."""
+        if self._model is None and self._plainly_valid():
+            return to_json(self._fields())
+        return self.model.to_bytes()
 
 
 class DeadLetter(Event):

@@ -13,7 +13,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from offline.recommender import Recommender, UnknownMovieError
-from schemas.events import DeadLetter, RecommendationList, SwipeEvent, utc_now
+from schemas.events import DeadLetter, RankedList, SwipeEvent, utc_now
 from stream_app.settings import StreamSettings
 from stream_app.user_state import UserState
 
@@ -40,7 +40,8 @@ class BatchResult:
     their newest message, so the caller can write the state under that message's partition."""
 
     states: dict[int, UserState] = field(default_factory=dict)
-    lists: list[RecommendationList] = field(default_factory=list)
+    lists: list[RankedList] = field(default_factory=list)
+    """One list per touched user (``to_bytes`` to publish, ``model`` for the contract object)."""
     dead_letters: list[tuple[int, DeadLetter]] = field(default_factory=list)
     last_message: dict[int, int] = field(default_factory=dict)
     applied: int = 0
@@ -128,7 +129,7 @@ def process_batch(
     for recommender, variant, users in groups.values():
         ranked = recommender.recommend_states([out.states[u] for u in users], top_n)
         for uid, r in zip(users, ranked):
-            out.lists.append(RecommendationList.from_ranked(
+            out.lists.append(RankedList(  # bytes without a pydantic object per item
                 uid, r.movie_ids.tolist(), r.scores.tolist(), model_version=recommender.model_version,
                 strategy=list_strategy(recommender, out.states[uid], r.source), variant=variant,
                 cause_event_id=causes[uid].event_id,
