@@ -60,7 +60,8 @@ def test_a_new_user_loves_four_animation_films_and_the_list_follows_live(
     # the first card is the system's call: the top of the new user's (cold start) list
     expect(card).to_have_attribute("data-movie-id", items.first.get_attribute("data-movie-id"))
     expect(page.locator("#card-why")).to_have_text("#1 on your list")
-    expect(page.locator("#list-meta")).to_contain_text(f"model {catalog.model_version} · cold_start")
+    expect(page.locator("#list-meta")).to_contain_text(
+        f"model {catalog.model_version} · {list_box.get_attribute('data-strategy')}")
 
     loved: list[int] = []
     for i in range(4):
