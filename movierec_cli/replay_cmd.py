@@ -19,7 +19,8 @@ app = typer.Typer(help="Replay evaluation: learning from the stream vs the stati
 console = Console(width=max(Console().width, 150))
 err = Console(stderr=True)
 COLUMNS = ("hit@10", "ndcg@10", "mrr@10", "hit@20", "ndcg@20", "mrr@20", "changed@10_mean",
-           "offline_start/ndcg@10", "offline_next/ndcg@10")
+           "offline_start/ndcg@10", "offline_next/ndcg@10", "new_users/ndcg@10", "responsiveness/replaced@10")
+STRATEGY_NAMES = "static, additive, foldin, recency, neighbours, recency_neighbours, popularity, retrain"
 
 
 def _bar(progress: bool) -> Any:
@@ -68,8 +69,12 @@ def replay(
                                      "data fingerprint (the splits come from the artifact)."),
     split: str = typer.Option("test", "--split", help="val or test."),
     via: str = typer.Option("local", "--via", help="local (in-process) or kafka (broker + worker)."),
-    strategies: str = typer.Option("static,additive,foldin,popularity,retrain", "--strategies",
-                                   help="Comma-separated: static, additive, foldin, popularity, retrain."),
+    strategies: str = typer.Option(STRATEGY_NAMES.replace(" ", ""), "--strategies",
+                                   help=f"Comma-separated: {STRATEGY_NAMES}."),
+    new_users: bool = typer.Option(True, "--new-users/--no-new-users", help="Also the new-user replay (users "
+                                   "held out, model refit without them; NDCG@10 over their first 10 swipes)."),
+    responsiveness: bool = typer.Option(True, "--responsiveness/--no-responsiveness", help="Also count the top-10 "
+                                        "movies 4 liked swipes of one genre replace (known users)."),
     out: Path = typer.Option(Path("bench/out/replay.json"), "--out", help="Metrics JSON; .md/.png beside it."),
     limit: int | None = typer.Option(None, "--limit", help="Replay only the first N events of the split."),
     bootstrap: str | None = typer.Option(None, "--bootstrap", help="Kafka bootstrap (default: MOVIEREC_ setting)."),
@@ -107,7 +112,8 @@ def replay(
         _check_data(art, data)
     params = _params(art.path, step, half_life_days, max_norm_factor, foldin_regularization, cold_start_swipes)
     names = tuple(s.strip() for s in strategies.split(",") if s.strip())
-    cfg = ReplayConfig(split, names, params, via, limit=limit)  # type: ignore[arg-type]
+    cfg = ReplayConfig(split, names, params, via, limit=limit, new_users=new_users,  # type: ignore[arg-type]
+                       responsiveness=responsiveness)
     work = Path(tempfile.mkdtemp(prefix="movierec-replay-"))
     kafka = KafkaOptions(StreamSettings().connection(bootstrap), work, partitions) if via == "kafka" else None
     replayer = Replayer(art, artifacts, cfg, kafka, _bar(progress))
@@ -165,6 +171,8 @@ def tune_cmd(
     artifacts: Path = typer.Option(Path("artifacts"), "--artifacts", help="Root of the versioned artifacts."),
     version: str | None = typer.Option(None, "--version", help="Artifact version (default: LATEST)."),
     trials: int = typer.Option(40, "--trials", help="Random draws of the additive knobs (plus the defaults)."),
+    rule_trials: int = typer.Option(16, "--rule-trials", help="Draws per stage of the recency and overlay "
+                                    "strategies (0: tune only static, additive and foldin)."),
     seed: int = typer.Option(0, "--seed"),
     foldin_multiples: str = typer.Option("0.3,1,3,10", "--foldin-multiples",
                                          help="Fold-in lambdas to try, as multiples of the artifact's."),
@@ -172,33 +180,37 @@ def tune_cmd(
     save: bool = typer.Option(True, "--save/--no-save", help="Write <version>/online_tuning.json."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Search the additive rule's knobs and the fold-in lambda on the val replay."""
+    """Search every strategy's knobs on the val replay; the best strategy becomes the worker's."""
     from tqdm.auto import tqdm
 
     from offline.artifacts import load_version
     from offline.replay.params import worker_defaults
-    from offline.replay.tune import OBJECTIVE, SearchSpace, best, save_tuning, tune
+    from offline.replay.tune import OBJECTIVE, RuleSpace, SearchSpace, best, save_tuning, tune
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     art = load_version(artifacts, version)
     multiples = tuple(float(x) for x in foldin_multiples.split(","))
     base = worker_defaults(art.path)
-    bar = tqdm(total=1 + trials + 1 + len(multiples), desc="tune (val)", disable=not progress)
+    rules = RuleSpace(trials=rule_trials, seed=seed) if rule_trials > 0 else None
+    n_rules = 0 if rules is None else 2 * (1 + rule_trials) + 2 + 2 * max(rule_trials // 2, 1) + len(rules.recent_history)
+    bar = tqdm(total=1 + trials + 1 + len(multiples) + n_rules, desc="tune (val)", disable=not progress)
     results = tune(art, base, SearchSpace(trials=trials, seed=seed), multiples, limit,
-                   on_trial=lambda t: (bar.update(1), bar.set_postfix_str(f"{t.strategy} {t.metrics[OBJECTIVE]:.4f}")))
+                   on_trial=lambda t: (bar.update(1), bar.set_postfix_str(f"{t.strategy} {t.metrics[OBJECTIVE]:.4f}")),
+                   rules=rules)
     bar.close()
     t = Table(title=f"Best on val (prequential {OBJECTIVE})")
     for col in ("strategy", OBJECTIVE, "hit@10", "settings"):
         t.add_column(col)
-    for s in ("static", "additive", "foldin"):
+    groups = {"additive": ("additive",), "foldin": ("foldin_regularization",), "recency": ("recency",),
+              "neighbours": ("overlay",), "recency_neighbours": ("recency", "overlay", "recent_history")}
+    for s in dict.fromkeys(r.strategy for r in results):
         b = best(results, s)
-        setting = b.params.additive.model_dump() if s == "additive" else (
-            {"foldin_regularization": b.params.foldin_regularization} if s == "foldin" else {})
+        setting = b.params.model_dump(include=set(groups.get(s, ())))
         t.add_row(s, f"{b.metrics[OBJECTIVE]:.4f}", f"{b.metrics['hit@10']:.4f}", str(setting))
     console.print(t)
     if save:
-        save_tuning(art, results, base)
-        console.print(f"wrote {art.path / 'online_tuning.json'}")
+        payload = save_tuning(art, results, base)
+        console.print(f"wrote {art.path / 'online_tuning.json'} (worker strategy: {payload['best_strategy']})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -92,9 +92,11 @@ def cooccurrence_rows(x: sp.csr_matrix, k: int, num_threads: int = 0) -> sp.csr_
     from implicit.nearest_neighbours import all_pairs_knn
 
     counts = np.asarray(x.sum(axis=0)).ravel()
-    inv = (1.0 / np.sqrt(np.maximum(counts, 1.0))).astype(np.float32)
-    items = (x.T.tocsr().astype(np.float32).multiply(inv[:, None])).tocsr()  # rows: L2-normalised movies
-    knn = all_pairs_knn(items, k + 1, num_threads=num_threads, show_progress=False).tocsr()  # +1: itself
+    inv = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    # (users, movies) with L2-normalised columns (float64: implicit's type); all_pairs_knn gives
+    # the top-k dot products between columns, i.e. cosines, as (movies, movies) rows
+    cols = x.astype(np.float64).multiply(inv[None, :]).tocsr()
+    knn = all_pairs_knn(cols, k + 1, num_threads=num_threads, show_progress=False).tocsr()  # +1: itself
     knn.setdiag(0)
     knn.eliminate_zeros()
     knn.data[knn.data < 0] = 0

@@ -266,21 +266,26 @@ class Recommender:
     def blended_scores(self, views: Sequence[UserView]) -> npt.NDArray[np.float32]:
         """(b, n_movies) float32 list scores of a strategy that blends the cold start.
 
-        score = a z(vector scores) + (1 - a) z(cold-start scores) + overlay, with a the rule's
-        ``model_share`` (1 for a known user), z standardising each row, the cold start the
-        popularity of movies in the genres the user liked (``genre_popular_scores``).
+        score = a (z(vector scores) + overlay) + (1 - a) z(cold-start scores), with a the
+        rule's ``model_share`` (1 for a known user, growing with a new user's swipes), z
+        standardising each row, the cold start the popularity of movies in the genres the
+        user liked (``genre_popular_scores``) and the overlay the rule's (item neighbours).
         """
         out = np.zeros((len(views), len(self.movies)), dtype=np.float32)
+        shares = np.ones(len(views), dtype=np.float32)
         for i, view in enumerate(views):
             vec = view.vector if view.vector is not None else self.rule.derive(view)
-            share = self.rule.model_share(view) if vec is not None else 0.0
-            if share > 0:
-                assert vec is not None
-                out[i] = share * standardise((self.item_factors @ vec)[None, :])[0]
-            if share < 1:
-                out[i] += (1.0 - share) * standardise(self._cold_scores(view)[None, :])[0]
+            shares[i] = self.rule.model_share(view)
+            if vec is not None:
+                out[i] = standardise((self.item_factors @ vec)[None, :])[0]
         extra = self.rule.overlay(views)
-        return out if extra is None else add_sparse(out, extra)
+        if extra is not None:
+            add_sparse(out, extra)
+        for i, view in enumerate(views):
+            if shares[i] < 1:
+                out[i] *= shares[i]
+                out[i] += (1.0 - shares[i]) * standardise(self._cold_scores(view)[None, :])[0]
+        return out
 
     def _recommend_blended(self, states: Sequence[UserState], n: int, exclude_seen: bool) -> list[Ranked]:
         out: list[Ranked | None] = [None] * len(states)

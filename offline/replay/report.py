@@ -6,7 +6,9 @@ Given ``--out DIR/NAME.json``:
 * ``NAME.details.json``: configuration, accounting (kafka), ratios, file names;
 * ``NAME.md``: the summary table and the definitions;
 * ``NAME.rolling_hit10.png``: rolling hit@10 over the replay (event index) per strategy;
-* ``NAME.changes10.png``: how many of the top-10 movies each swipe replaced, per strategy.
+* ``NAME.changes10.png``: how many of the top-10 movies each swipe replaced, per strategy;
+* ``NAME.new_users.png`` / ``NAME.responsiveness.png`` (when run): new-user NDCG@10 over the
+  first 10 swipes, and the top-10 movies replaced / genre share after 4 liked swipes of a genre.
 """
 from __future__ import annotations
 
@@ -19,21 +21,32 @@ import numpy as np
 
 from offline.artifacts import write_json_atomic
 from offline.replay import run as run_mod
+from offline.replay.params import WORKER_STRATEGIES
 from offline.replay.prequential import rolling_mean
 from offline.replay.run import ReplayOutcome
 
 TABLE_COLUMNS = ("hit@10", "ndcg@10", "mrr@10", "hit@20", "ndcg@20", "mrr@20", "changed@10_mean",
-                 "offline_start/ndcg@10", "offline_next/ndcg@10", "seconds")
-ONLINE = ("additive", "foldin")
+                 "offline_start/ndcg@10", "offline_next/ndcg@10", "new_users/ndcg@10", "responsiveness/replaced@10",
+                 "responsiveness/genre_share@10", "seconds")
+ONLINE = tuple(s for s in WORKER_STRATEGIES if s != "static")
+"""The strategies that learn online (the best of them is compared with static)."""
 
 
 def _clean(v: float) -> float | None:
     return None if isinstance(v, float) and math.isnan(v) else v
 
 
+def strategy_metrics(outcome: ReplayOutcome) -> dict[str, dict[str, float]]:
+    """Each strategy's replay metrics plus its ``new_users/...`` and ``responsiveness/...`` ones."""
+    rows = {name: dict(o.metrics) for name, o in {**outcome.strategies, **outcome.references}.items()}
+    for section in ("new_users", "responsiveness"):
+        for name, values in getattr(outcome, section).items():
+            rows.setdefault(name, {}).update({f"{section}/{k}": v for k, v in values.items()})
+    return rows
+
+
 def metrics_json(outcome: ReplayOutcome) -> dict[str, dict[str, float | None]]:
-    rows = {**outcome.strategies, **outcome.references}
-    return {name: {k: _clean(v) for k, v in o.metrics.items()} for name, o in rows.items()}
+    return {name: {k: _clean(v) for k, v in m.items()} for name, m in strategy_metrics(outcome).items()}
 
 
 def ratios(outcome: ReplayOutcome, metric: str = "ndcg@10") -> dict[str, Any]:
@@ -70,10 +83,11 @@ def markdown(outcome: ReplayOutcome, details: dict[str, Any], plots: list[str]) 
              "(popularity and retrain always local).", "",
              "| strategy | via | " + " | ".join(TABLE_COLUMNS) + " |",
              "|---|---|" + "---:|" * len(TABLE_COLUMNS)]
+    rows = strategy_metrics(outcome)
     for name, o in {**outcome.strategies, **outcome.references}.items():
         cells = []
         for c in TABLE_COLUMNS:
-            v = o.metrics.get(c, float("nan"))
+            v = rows[name].get(c, float("nan"))
             cells.append("–" if math.isnan(v) else (f"{v:.1f}" if c == "seconds" else f"{v:.4f}"))
         lines.append(f"| {name} | {o.play.via} | " + " | ".join(cells) + " |")
     r = details.get("ratios") or {}
@@ -122,6 +136,43 @@ def plot_rolling(outcome: ReplayOutcome, path: Path, window: int = 500) -> None:
     plt.close(fig)
 
 
+def plot_sections(outcome: ReplayOutcome, new_users_path: Path, responsiveness_path: Path) -> list[Path]:
+    """Bar charts of the new-user replay and of responsiveness, per strategy (those run)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    if outcome.new_users:
+        names = list(outcome.new_users)
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        vals = [outcome.new_users[n]["ndcg@10"] for n in names]
+        ax.bar(names, vals, color="tab:blue")
+        for i, v in enumerate(vals):
+            ax.text(i, v, f"{v:.3f}", ha="center", va="bottom")
+        ax.set(ylabel="NDCG@10 over the first 10 swipes", title="New users (held out, model refit without them)")
+        fig.autofmt_xdate(rotation=20)
+        fig.tight_layout()
+        fig.savefig(new_users_path, dpi=110)
+        plt.close(fig)
+        written.append(new_users_path)
+    if outcome.responsiveness:
+        names = list(outcome.responsiveness)
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+        a1.bar(names, [outcome.responsiveness[n]["replaced@10"] for n in names], color="tab:orange")
+        a1.set(ylabel="top-10 movies replaced", title="After 4 liked swipes of one genre")
+        a2.bar(names, [outcome.responsiveness[n]["genre_share@10"] for n in names], color="tab:green")
+        a2.set(ylabel="share of the top 10 in that genre", title="Genre share after the 4 swipes")
+        for ax in (a1, a2):
+            ax.tick_params(axis="x", rotation=25)
+        fig.tight_layout()
+        fig.savefig(responsiveness_path, dpi=110)
+        plt.close(fig)
+        written.append(responsiveness_path)
+    return written
+
+
 def plot_changes(outcome: ReplayOutcome, path: Path) -> None:
     import matplotlib
 
@@ -150,7 +201,8 @@ def write_report(outcome: ReplayOutcome, out: Path, extra: dict[str, Any] | None
     out.parent.mkdir(parents=True, exist_ok=True)
     stem = out.with_suffix("")
     files = {"metrics": out, "details": stem.with_suffix(".details.json"), "markdown": stem.with_suffix(".md"),
-             "rolling": Path(f"{stem}.rolling_hit10.png"), "changes": Path(f"{stem}.changes10.png")}
+             "rolling": Path(f"{stem}.rolling_hit10.png"), "changes": Path(f"{stem}.changes10.png"),
+             **{kind: Path(f"{stem}.{kind}.png") for kind in ("new_users", "responsiveness") if getattr(outcome, kind)}}
     details = {"version": outcome.version, "split": outcome.config.split, "via": outcome.config.via,
                "history": run_mod.HISTORY_BEFORE[outcome.config.split], "n_events": len(outcome.events),
                "n_positive": int(outcome.events.positive.sum()), "limit": outcome.config.limit,
@@ -162,6 +214,7 @@ def write_report(outcome: ReplayOutcome, out: Path, extra: dict[str, Any] | None
     write_json_atomic(files["details"], details)
     plot_rolling(outcome, files["rolling"])
     plot_changes(outcome, files["changes"])
-    files["markdown"].write_text(markdown(outcome, details, [files["rolling"].name, files["changes"].name]),
-                                 encoding="utf-8")
+    extra_plots = plot_sections(outcome, Path(f"{stem}.new_users.png"), Path(f"{stem}.responsiveness.png"))
+    plots = [files["rolling"].name, files["changes"].name, *(p.name for p in extra_plots)]
+    files["markdown"].write_text(markdown(outcome, details, plots), encoding="utf-8")
     return files

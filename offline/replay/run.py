@@ -13,6 +13,11 @@ Definitions (the report repeats them):
   val swipes: their initial list) against the test split's liked movies, seen = train + the
   replayed val swipes (all of val unless ``--limit``):
   what the stream learned from val, measured the way the offline report measures test.
+* new users (``--new-users``): a seeded fifth of the users held out, ALS, popularity and
+  neighbour rows refit without them; NDCG@10 over each one's first 10 swipes (prequential),
+  the "test" half of them (the "val" half replaying ``val``). See ``new_users``.
+* responsiveness (``--responsiveness``): how many of a known user's top 10 four "love"
+  swipes of one genre replace, and that genre's share of the new top 10 (``responsiveness``).
 * ``retrain``: ALS refit on train + val with the artifact's ALSConfig, served statically.
   Replaying ``test`` it is one more row, played over the same test events. Replaying ``val``
   it is played over the test events instead (``retrain@test``), beside the artifact's static
@@ -36,8 +41,10 @@ from offline.matrix import interaction_matrix
 from offline.recommender import Recommender
 from offline.replay.events import HISTORY_BEFORE, ReplayEvents, Split, split_events
 from offline.replay.kafka_replay import KafkaOptions, play_kafka, worker_env
+from offline.replay.new_users import NewUserModel, new_user_metrics
+from offline.replay.responsiveness import responsiveness
 from offline.replay.local import IdList, PlayResult, PopularityStep, WorkerStep, initial_lists, play_local
-from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender
+from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender, with_knobs
 from online.settings import OnlineSettings
 from offline.replay.prequential import KS, after_lists, list_changes, prequential_metrics, ranks_in_lists
 from offline.replay.retrain import retrained_recommender
@@ -58,6 +65,10 @@ class ReplayConfig:
     n: int = 20
     ks: tuple[int, ...] = KS
     limit: int | None = None
+    new_users: bool = False
+    """Also the new-user replay (``new_users``: held-out users, refit without them)."""
+    responsiveness: bool = False
+    """Also the responsiveness check (``responsiveness``: 4 liked swipes of one genre)."""
 
 
 @dataclass
@@ -80,6 +91,10 @@ class ReplayOutcome:
     strategies: dict[str, StrategyOutcome] = field(default_factory=dict)
     references: dict[str, StrategyOutcome] = field(default_factory=dict)
     references_events: ReplayEvents | None = None
+    new_users: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Strategy -> metrics of the new-user replay (first 10 swipes of held-out users)."""
+    responsiveness: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Strategy -> replaced@10, genre_share@10, genre_gain@10 after 4 liked swipes of one genre."""
 
 
 def _matrix(rec: Recommender, frame: pd.DataFrame, values: npt.NDArray[np.float32]) -> Any:
@@ -147,7 +162,8 @@ class Replayer:
         try:
             if via == "kafka":
                 assert self.kafka is not None
-                env = worker_env(self.kafka, self.root, self.art.version, strategy, history, params.as_env(), n)
+                env = worker_env(self.kafka, self.root, self.art.version, strategy, history,
+                                 with_knobs(params, strategy=strategy).as_env(), n)
                 return play_kafka(strategy, events, initial, n, env, self.kafka, progress), rec
             step = pop or WorkerStep(rec, n, [events.swipe(i).to_bytes() for i in range(len(events))])
             return play_local(strategy, events, step, initial, n, progress), rec
@@ -194,4 +210,13 @@ class Replayer:
             result.references_events = test_events
             for name in ("static", "retrain"):
                 result.references[f"{name}@test"] = self.outcome(name, "test", test_events, "local")
+        online = [s for s in cfg.strategies if s in WORKER_STRATEGIES]
+        if cfg.new_users:
+            model = NewUserModel.fit(self.art)
+            half = "val" if cfg.split == "val" else "test"
+            result.new_users = {s: new_user_metrics(model, s, cfg.params, half, n=cfg.n) for s in online}
+        if cfg.responsiveness:
+            genres = self.art.info.get("genres", [])
+            result.responsiveness = {s: responsiveness(build_recommender(self.art, s, "all", cfg.params), genres)
+                                     for s in online}
         return result

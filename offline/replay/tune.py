@@ -5,7 +5,16 @@ Objective: prequential ndcg@10 of the val replay (history = train), played in-pr
 
 * ``additive``: step (η as a fraction of a typical user norm), half-life in days and the
   norm clip factor: the defaults plus a seeded random search (log-uniform ranges);
-* ``foldin``: the regularization λ, a grid of multiples of the artifact's λ.
+* ``foldin``: the regularization λ, a grid of multiples of the artifact's λ;
+* ``recency``: λ, anchor, boost and decay of the recency-weighted fold-in: the defaults
+  plus seeded draws (``RuleSpace``);
+* ``neighbours``: the overlay's beta, decay and seeds over the static vector: the defaults
+  plus seeded draws;
+* ``recency_neighbours``: the best recency knobs with the best overlay knobs, the study's
+  point (``PROTOTYPE``), seeded draws of the overlay and of both rules at once around them,
+  then the history tail length (``recent_history``).
+
+The best online strategy on val becomes the file's ``strategy``: the worker serves it.
 
 The result goes to ``ARTIFACTS/<version>/online_tuning.json`` (``ONLINE_TUNING_FILE``); a
 worker serving that version reads its ``settings`` unless the environment sets them
@@ -58,6 +67,59 @@ class SearchSpace:
 
 
 @dataclass(frozen=True)
+class RuleSpace:
+    """Ranges of the recency fold-in's and the overlay's knobs (log-uniform where marked) and
+    the draws per stage."""
+
+    regularization: tuple[float, float] = (3.0, 300.0)  # log
+    anchor: tuple[float, float] = (0.0, 1.0)
+    boost: tuple[float, float] = (1.0, 10.0)  # log
+    decay: tuple[float, float] = (0.5, 0.97)
+    beta: tuple[float, float] = (0.3, 30.0)  # log
+    overlay_decay: tuple[float, float] = (0.5, 0.97)
+    seeds: tuple[int, ...] = (5, 10, 20, 50)
+    recent_history: tuple[int, ...] = (0, 10, 50)
+    trials: int = 16
+    seed: int = 0
+
+    def _rng(self, salt: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, salt])
+
+    def recency(self) -> list[dict[str, float]]:
+        """``trials`` draws of the recency knobs (``recency__*`` names)."""
+        return self.recency_draws(salt=1)
+
+    def recency_draws(self, salt: int) -> list[dict[str, float]]:
+        rng = self._rng(salt)
+        return [{"recency__regularization": _log_draw(rng, *self.regularization),
+                 "recency__anchor": round(float(rng.uniform(*self.anchor)), 3),
+                 "recency__boost": _log_draw(rng, *self.boost),
+                 "recency__decay": round(float(rng.uniform(*self.decay)), 3)} for _ in range(self.trials)]
+
+    def overlay(self, salt: int = 2) -> list[dict[str, float]]:
+        """``trials`` draws of the overlay knobs (``overlay__*`` names)."""
+        rng = self._rng(salt)
+        return [{"overlay__beta": _log_draw(rng, *self.beta),
+                 "overlay__decay": round(float(rng.uniform(*self.overlay_decay)), 3),
+                 "overlay__seeds": int(rng.choice(self.seeds))} for _ in range(self.trials)]
+
+
+PROTOTYPE: dict[str, float] = {"recency__regularization": 30.0, "recency__anchor": 0.3333, "recency__boost": 3.0,
+                               "recency__decay": 0.8, "overlay__beta": 3.0, "overlay__decay": 0.8}
+"""One more recency_neighbours candidate: the point the issue's study reported (lambda 30, boost 3,
+decay 0.8) with the anchor and overlay weights of this project's prototype reproduction."""
+
+
+def _log_draw(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(f"{math.exp(rng.uniform(math.log(lo), math.log(hi))):.4g}")
+
+
+def _knobs(params: OnlineSettings, group: str) -> dict[str, Any]:
+    """``params``' knobs of one settings group as ``group__knob`` names."""
+    return {f"{group}__{k}": v for k, v in getattr(params, group).model_dump().items()}
+
+
+@dataclass(frozen=True)
 class Trial:
     strategy: str
     params: OnlineSettings
@@ -78,18 +140,20 @@ def evaluate(art: ArtifactVersion, events: ReplayEvents, strategy: str, params: 
 
 def tune(art: ArtifactVersion, base: OnlineSettings, space: SearchSpace = SearchSpace(),
          foldin_multiples: Sequence[float] = FOLDIN_MULTIPLES, limit: int | None = None,
-         on_trial: Callable[[Trial], None] | None = None) -> list[Trial]:
-    """Every trial on the val replay: static once, additive (base + random draws), foldin grid."""
+         on_trial: Callable[[Trial], None] | None = None, rules: RuleSpace | None = RuleSpace()) -> list[Trial]:
+    """Every trial on the val replay: static once, additive (base + random draws), the foldin
+    grid, then (unless ``rules`` is None) recency, neighbours and recency_neighbours."""
     events = split_events(art, "val", limit)
     history = HISTORY_BEFORE["val"]
     trials: list[Trial] = []
 
-    def run(strategy: str, params: OnlineSettings) -> None:
+    def run(strategy: str, params: OnlineSettings) -> Trial:
         trial = Trial(strategy, params, evaluate(art, events, strategy, params, history=history))
         log.info("%s %s: %s=%.4f", strategy, params.model_dump(), OBJECTIVE, trial.metrics[OBJECTIVE])
         trials.append(trial)
         if on_trial is not None:
             on_trial(trial)
+        return trial
 
     run("static", base)
     for p in [base.additive.model_dump(), *space.sample()]:
@@ -97,6 +161,25 @@ def tune(art: ArtifactVersion, base: OnlineSettings, space: SearchSpace = Search
     reg = float(art.info["config"]["als"]["regularization"])
     for m in foldin_multiples:
         run("foldin", with_knobs(base, foldin_regularization=float(f"{reg * m:.6g}")))
+    if rules is None:
+        return trials
+    for p in [{}, *rules.recency()]:
+        run("recency", with_knobs(base, **p))
+    for p in [{}, *rules.overlay()]:
+        run("neighbours", with_knobs(base, **p))
+    combined = with_knobs(base, **_knobs(best(trials, "recency").params, "recency"),
+                          **_knobs(best(trials, "neighbours").params, "overlay"))
+    run("recency_neighbours", combined)
+    run("recency_neighbours", with_knobs(combined, **PROTOTYPE))
+    half = max(rules.trials // 2, 1)
+    for p in rules.overlay(salt=3)[:half]:
+        run("recency_neighbours", with_knobs(combined, **p))
+    for r, o in list(zip(rules.recency_draws(salt=4), rules.overlay(salt=5)))[:half]:  # both at once
+        run("recency_neighbours", with_knobs(combined, **r, **o))
+    top = best(trials, "recency_neighbours").params
+    for r in rules.recent_history:
+        if r != top.recent_history:
+            run("recency_neighbours", with_knobs(top, recent_history=r))
     return trials
 
 
@@ -105,21 +188,35 @@ def best(trials: Sequence[Trial], strategy: str) -> Trial:
 
 
 def tuned_params(trials: Sequence[Trial], base: OnlineSettings) -> OnlineSettings:
-    """``base`` with the best additive knobs and the best fold-in λ."""
-    a, f = best(trials, "additive"), best(trials, "foldin")
-    return base.model_copy(update={"additive": a.params.additive, "foldin_regularization": f.params.foldin_regularization})
+    """``base`` with each tuned strategy's best knobs and, as ``strategy``, the best online
+    strategy (static never: it does not learn online)."""
+    strategies = {t.strategy for t in trials} - {"static"}
+    winner = max(strategies, key=lambda s: best(trials, s).metrics[OBJECTIVE])
+    update: dict[str, Any] = {"strategy": winner}
+    if "additive" in strategies:
+        update["additive"] = best(trials, "additive").params.additive
+    if "foldin" in strategies:
+        update["foldin_regularization"] = best(trials, "foldin").params.foldin_regularization
+    overlay_from = "recency_neighbours" if "recency_neighbours" in strategies else "neighbours"
+    for field, source in (("recency", "recency_neighbours" if winner == "recency_neighbours" else "recency"),
+                          ("overlay", overlay_from), ("recent_history", overlay_from)):
+        if source in strategies:
+            update[field] = getattr(best(trials, source).params, field)
+    return OnlineSettings.model_validate({**base.online().model_dump(), **{
+        k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in update.items()}})
 
 
 def save_tuning(art: ArtifactVersion, trials: Sequence[Trial], base: OnlineSettings) -> dict[str, Any]:
     """Write ``<version>/online_tuning.json``; returns its content."""
     params = tuned_params(trials, base)
-    scores = {s: best(trials, s).metrics[OBJECTIVE] for s in ("static", "additive", "foldin")}
+    names = list(dict.fromkeys(t.strategy for t in trials))
+    scores = {s: best(trials, s).metrics[OBJECTIVE] for s in names}
+    settings = params.model_dump(include={"strategy", "additive", "foldin_regularization", "recency", "overlay",
+                                          "recent_history"})
     payload = {
         "version": art.version, "tuned_on": "val", "objective": f"prequential {OBJECTIVE}",
         "created_at": datetime.now(timezone.utc).isoformat(),
-        "settings": {"additive": params.additive.model_dump(),
-                     "foldin_regularization": params.foldin_regularization},
-        "best_strategy": max(scores, key=lambda s: scores[s]), "best_scores": scores,
+        "settings": settings, "best_strategy": params.strategy, "best_scores": scores,
         "trials": sorted((t.as_dict() for t in trials), key=lambda d: -d[OBJECTIVE]),
     }
     write_json_atomic(art.path / ONLINE_TUNING_FILE, payload)

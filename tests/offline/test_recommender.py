@@ -57,7 +57,7 @@ def test_static_strategy_never_moves(make) -> None:
 
 
 def test_cold_start_popularity_then_genres_then_vector(make, art) -> None:
-    rec = make(cold_start_swipes=3)
+    rec = make(strategy="foldin", cold_start_swipes=3)  # the hard switch (the blending rules: below)
     new = 77_000_000
     popular = [m for m, _ in rec.get_top_n(new, 10)]
     order = np.argsort(-rec.popularity_scores, kind="stable")[:10]
@@ -112,7 +112,7 @@ def test_state_from_another_version_is_re_derived_by_fold_in(make) -> None:
 def test_user_state_round_trips_through_bytes(make) -> None:
     from stream_app.user_state import UserState
 
-    rec = make()
+    rec = make(strategy="foldin")
     rec.update_user(55_000_001, 1, 2, 1.6e9)
     rec.update_user(55_000_001, 2, -1, 1.6e9 + 60)
     state = rec.state(55_000_001)
@@ -120,3 +120,59 @@ def test_user_state_round_trips_through_bytes(make) -> None:
     assert back.movies.tolist() == [1, 2] and back.preferences.tolist() == [2, -1]
     assert back.last_event_at == state.last_event_at and back.n_events == 2
     assert back.vector is None and back.model_version == rec.model_version
+
+
+def _animation(art, n: int = 4) -> list[int]:
+    """The n most-liked Animation movies of the artifact."""
+    movies = art.tables["movies"].set_index("movie_id")
+    pop = art.tables["popularity"].sort_values(["positive_count", "movie_id"], ascending=[False, True])
+    return [int(m) for m in pop["movie_id"] if "Animation" in movies.at[m, "genres"]][:n]
+
+
+def test_a_state_of_another_strategy_is_re_derived(make) -> None:
+    """A vector tagged with another strategy (the worker's default changed) is not reused."""
+    additive = make(strategy="additive")
+    for m in (260, 1196, 1210):
+        additive.update_user(1, m, 2, 1.6e9)
+    state = additive.state(1)
+    assert state.strategy == "additive"
+    recency = make(strategy="recency")
+    expected = make(strategy="recency")
+    for m in (260, 1196, 1210):
+        expected.update_user(1, m, 2, 1.6e9)
+    np.testing.assert_allclose(recency.vector(state), expected.state(1).vector, atol=1e-6)
+    assert not np.allclose(recency.vector(state), state.vector)
+    # a format-1 state (no tag) keeps its vector, as the workers that wrote it did
+    from dataclasses import replace
+
+    np.testing.assert_array_equal(recency.vector(replace(state, strategy="")), state.vector)
+
+
+@pytest.mark.parametrize("strategy", ["recency", "neighbours", "recency_neighbours"])
+def test_the_new_rules_follow_four_liked_animation_films(make, art, strategy: str) -> None:
+    rec = make(strategy=strategy)
+    movies = art.tables["movies"].set_index("movie_id")
+    rated = set(rec.movies.ids[rec.seen(rec.state(1))].tolist())
+    picks = [m for m in _animation(art, 40) if m not in rated][:4]
+    before = [m for m, _ in rec.get_top_n(1, 10)]
+    for i, m in enumerate(picks):
+        rec.update_user(1, m, 2, 1.6e9 + i)
+    after = [m for m, _ in rec.get_top_n(1, 10)]
+    assert len(set(before) - set(after)) >= 4, strategy
+    share = np.mean(["Animation" in movies.at[m, "genres"] for m in after])
+    assert share > np.mean(["Animation" in movies.at[m, "genres"] for m in before])
+
+
+def test_a_new_user_blends_from_the_genre_cold_start(make, art) -> None:
+    rec = make(strategy="recency_neighbours")
+    new = 77_000_001
+    first = rec.recommend_states([rec.state(new)], 10)[0]
+    assert first.source == "cold_start"
+    assert first.movie_ids.tolist() == [m for m, _ in make(strategy="foldin").get_top_n(new, 10)]
+    movies = art.tables["movies"].set_index("movie_id")
+    for i, m in enumerate(_animation(art)):
+        rec.update_user(new, m, 2, 1.6e9 + i)
+    assert rec.state(new).vector is not None  # a vector from the first swipe on
+    ranked = rec.recommend_states([rec.state(new)], 10)[0]
+    assert ranked.source == "model"
+    assert sum("Animation" in movies.at[m, "genres"] for m in ranked.movie_ids.tolist()) >= 5

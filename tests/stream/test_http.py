@@ -11,6 +11,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.events import RecommendationList, SwipeEvent
 from stream_app.clients import SwipeProducer
+from online.settings import DEFAULT_STRATEGY
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +56,10 @@ def test_http_api(worker_factory) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:  # the accepted swipe is applied by the worker
         status, now = call(port, "/users/1/recommendations")
-        if now["strategy"] == "foldin":
+        if now["strategy"] == DEFAULT_STRATEGY:
             break
         time.sleep(0.5)
-    assert now["strategy"] == "foldin" and top not in [i["movie_id"] for i in now["items"]]
+    assert now["strategy"] == DEFAULT_STRATEGY and top not in [i["movie_id"] for i in now["items"]]
 
 
 def test_a_user_is_served_by_whichever_worker_is_asked(worker_factory) -> None:

@@ -15,6 +15,7 @@ from schemas.events import ModelAnnouncement, RecommendationList, SwipeEvent
 from stream_app.clients import RecommendationConsumer, SwipeProducer
 from stream_app.control import announce
 from stream_app.model_holder import in_challenger
+from online.settings import DEFAULT_STRATEGY
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +75,7 @@ def test_promote_and_rollback_while_swipes_flow(kafka_bootstrap, worker_factory,
         promote(root, v2, "champion", by="test")
         announce(kafka_bootstrap, worker.env["MODELS_TOPIC"], ModelAnnouncement(version=v2, alias="champion"))
         after = wait_for_version(swiper, v2, movies[3:14], 1)
-        assert after[-1].strategy == "foldin" and len(after[-1].items) == 20
+        assert after[-1].strategy == DEFAULT_STRATEGY and len(after[-1].items) == 20
         rollback(root, by="test")
         announce(kafka_bootstrap, worker.env["MODELS_TOPIC"],
                  ModelAnnouncement(version=v1, alias="champion", action="rollback"))

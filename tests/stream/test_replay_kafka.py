@@ -27,16 +27,22 @@ N_EVENTS = 200
 def _reference_scores(rec: Recommender, events: ReplayEvents
                       ) -> tuple[list[npt.NDArray[np.float64] | None], dict[int, npt.NDArray[np.float64] | None]]:
     """float64 scores of every movie (seen ones -inf) for each event's user just before the
-    event, and for each user after their last event; None while a user is cold (popularity
-    lists do not go through a matrix product: they must match exactly)."""
+    event, and for each user after their last event (the vector's dot products, or the
+    standardised list scores of a strategy that blends the cold start); None while a user is
+    cold (popularity lists do not go through a matrix product: they must match exactly)."""
     items = rec.item_factors.astype(np.float64)
     states: dict[int, UserState] = {}
 
     def row(state: UserState) -> npt.NDArray[np.float64] | None:
-        vec = rec.vector(state)
-        if vec is None:
-            return None
-        out = items @ vec.astype(np.float64)
+        if rec.rule.blends_cold_start:  # standardised list scores, one user at a time
+            if rec.users.get(state.user_id) is None and not len(state.movies):
+                return None
+            out = rec.blended_scores([rec.view(state)])[0].astype(np.float64)
+        else:
+            vec = rec.vector(state)
+            if vec is None:
+                return None
+            out = items @ vec.astype(np.float64)
         out[rec.seen(state)] = -np.inf
         return out
 
@@ -86,7 +92,7 @@ def test_kafka_and_local_replays_agree_and_account_for_every_event(
 ) -> None:
     art = load_version(small_artifacts)
     params = with_knobs(OnlineSettings(), additive__step=0.3, additive__half_life_days=3.0, additive__max_norm_factor=2.0)
-    cfg = ReplayConfig("test", ("additive", "foldin"), params, via="kafka", limit=N_EVENTS)
+    cfg = ReplayConfig("test", ("additive", "foldin", "recency_neighbours"), params, via="kafka", limit=N_EVENTS)
     replayer = Replayer(art, small_artifacts, cfg, KafkaOptions(kafka_bootstrap, tmp_path, partitions=2, stall_s=60))
     outcome = replayer.run()
     events = split_events(art, "test", N_EVENTS)

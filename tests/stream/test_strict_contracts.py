@@ -17,6 +17,7 @@ from offline.recommender import Recommender
 from schemas.events import SwipeEvent
 from stream_app.processing import DEFAULT_MAX_CLOCK_SKEW, Incoming, check_not_ahead, process_batch
 from stream_app.settings import StreamSettings
+from online.settings import DEFAULT_STRATEGY
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -110,7 +111,7 @@ def test_http_doors(worker_factory) -> None:
     status, body = request(port, "/swipes", good.to_bytes(), "application/json; charset=utf-8")
     assert status == 503 and "did not acknowledge" in body["error"] and "event_id" in body["error"], body
     deadline = time.monotonic() + 30  # not acknowledged in time, but sent: the worker applies it
-    while time.monotonic() < deadline and body.get("strategy") != "foldin":
+    while time.monotonic() < deadline and body.get("strategy") != DEFAULT_STRATEGY:
         time.sleep(0.5)
         status, body = request(port, "/users/1/recommendations")
-    assert body["strategy"] == "foldin" and worker.running
+    assert body["strategy"] == DEFAULT_STRATEGY and worker.running

@@ -73,7 +73,7 @@ def recommender(small_artifacts: Path) -> Recommender:
 
 
 def test_swipes_in_lists_out_and_seen_never_return(kafka_bootstrap, worker_factory, recommender) -> None:
-    worker = worker_factory()
+    worker = worker_factory(strategy="foldin")
     t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
     user = 1
     history = set(recommender.movies.ids[recommender.seen(recommender.new_state(user))].tolist())
@@ -97,7 +97,7 @@ def test_swipes_in_lists_out_and_seen_never_return(kafka_bootstrap, worker_facto
 
 
 def test_liking_a_movie_moves_its_neighbours_up(kafka_bootstrap, worker_factory, recommender) -> None:
-    worker = worker_factory()
+    worker = worker_factory(strategy="foldin")
     t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
     anchor = 1  # Toy Story
     neighbours = {m for m, _ in recommender.similar_movies(anchor, 50, "als")}

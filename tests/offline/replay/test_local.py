@@ -17,7 +17,7 @@ from offline.replay.params import build_recommender, worker_defaults
 from online.settings import OnlineSettings
 from offline.replay.report import write_report
 from offline.replay.run import ReplayConfig, Replayer
-from offline.replay.tune import SearchSpace, save_tuning, tune
+from offline.replay.tune import RuleSpace, SearchSpace, save_tuning, tune
 from stream_app.settings import ONLINE_TUNING_FILE, StreamSettings
 from tests.ranking import assert_same_ranking, near, scores_at
 
@@ -114,13 +114,20 @@ def test_tuning_file_is_read_back_and_env_still_wins(art: ArtifactVersion, tmp_p
     copy = tmp_path / art.version
     shutil.copytree(art.path, copy)
     local_art = load_version(tmp_path, art.version)
-    trials = tune(local_art, OnlineSettings(), SearchSpace(trials=2, seed=1), foldin_multiples=(0.5,), limit=150)
-    assert [t.strategy for t in trials] == ["static", "additive", "additive", "additive", "foldin"]
+    trials = tune(local_art, OnlineSettings(), SearchSpace(trials=2, seed=1), foldin_multiples=(0.5,), limit=150,
+                  rules=RuleSpace(trials=1, seed=1, recent_history=(0,)))
+    assert [t.strategy for t in trials] == ["static", "additive", "additive", "additive", "foldin", "recency",
+                                            "recency", "neighbours", "neighbours"] + ["recency_neighbours"] * 5
     payload = save_tuning(local_art, trials, OnlineSettings())
     assert (copy / ONLINE_TUNING_FILE).is_file()
-    for name in ("ADDITIVE__STEP", "FOLDIN_REGULARIZATION", "COLD_START_SWIPES"):
+    scores = payload["best_scores"]
+    assert payload["settings"]["strategy"] == max(set(scores) - {"static"}, key=scores.__getitem__)
+    for name in ("ADDITIVE__STEP", "FOLDIN_REGULARIZATION", "COLD_START_SWIPES", "STRATEGY", "RECENCY__BOOST"):
         monkeypatch.delenv(f"MOVIEREC_{name}", raising=False)
     tuned = StreamSettings().with_online_tuning(copy)
+    assert tuned.strategy == payload["settings"]["strategy"]  # the worker serves the winner
+    assert tuned.recency.model_dump() == payload["settings"]["recency"]
+    assert tuned.overlay.model_dump() == payload["settings"]["overlay"]
     assert tuned.additive.model_dump() == payload["settings"]["additive"]
     assert tuned.foldin_regularization == pytest.approx(0.5 * art.info["config"]["als"]["regularization"])
     monkeypatch.setenv("MOVIEREC_ADDITIVE__STEP", "0.123")
@@ -128,6 +135,11 @@ def test_tuning_file_is_read_back_and_env_still_wins(art: ArtifactVersion, tmp_p
     assert env_wins.additive.step == 0.123
     assert env_wins.additive.half_life_days == payload["settings"]["additive"]["half_life_days"]
     assert worker_defaults(copy).additive.step == 0.123
+    monkeypatch.setenv("MOVIEREC_STRATEGY", "static")
+    monkeypatch.setenv("MOVIEREC_RECENCY__BOOST", "7.5")
+    pinned = StreamSettings().with_online_tuning(copy)
+    assert pinned.strategy == "static" and pinned.recency.boost == 7.5
+    assert pinned.recency.decay == payload["settings"]["recency"]["decay"]
 
 
 def test_val_replay_has_next_split_metrics_and_the_retrain_reference(art: ArtifactVersion,
