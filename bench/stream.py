@@ -32,19 +32,25 @@ from schemas.events import RecommendationList, SwipeEvent  # noqa: E402
 from stream_app import local_kafka  # noqa: E402
 from stream_app.clients import SwipeProducer  # noqa: E402
 from stream_app.runner import WorkerProcess  # noqa: E402
+from stream_app.settings import StreamSettings  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def scrape(port: int) -> dict[str, float]:
-    """The worker's Prometheus samples (name{labels} -> value)."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line and not line.startswith("#")}
+def scrape(ports: list[int]) -> dict[str, float]:
+    """The workers' Prometheus samples (name{labels} -> value), summed over the workers."""
+    out: dict[str, float] = {}
+    for port in ports:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = out.get(name, 0.0) + float(value)
+    return out
 
 
-def applied(port: int) -> float:
-    return scrape(port).get('movierec_swipes_total{outcome="applied"}', 0.0)
+def applied(ports: list[int]) -> float:
+    return scrape(ports).get('movierec_swipes_total{outcome="applied"}', 0.0)
 
 
 def make_events(art, n: int, rng: np.random.Generator, new_user_share: float = 0.1) -> list[tuple[int, int, int]]:
@@ -86,6 +92,86 @@ class ListListener(threading.Thread):
         self.consumer.close()
 
 
+def compute_floor(artifacts: Path, strategy: str, events: list[tuple[int, int, int]], batch_size: int,
+                  top_n: int = 20) -> dict[str, float]:
+    """The worker's batch core alone (``process_batch``, no Kafka, states in a dict): swipes/s
+    and µs per swipe, with the worker's settings (BLAS on one thread, as the worker pins it)."""
+    from threadpoolctl import threadpool_limits
+
+    from stream_app.model_holder import ModelHolder
+    from stream_app.processing import Incoming, process_batch
+    from stream_app.settings import StreamSettings
+    from stream_app.user_state import UserState
+
+    holder = ModelHolder(StreamSettings(artifacts=artifacts, strategy=strategy))
+    holder.load()
+    store: dict[int, bytes] = {}
+    msgs = [Incoming(SwipeEvent(user_id=u, movie_id=m, preference=p).to_bytes(), "swipes", 0, i, str(u).encode())
+            for i, (u, m, p) in enumerate(events)]
+    with threadpool_limits(1, "blas"):
+        t0 = time.perf_counter()
+        for start in range(0, len(msgs), batch_size):
+            res = process_batch(holder.for_user, msgs[start:start + batch_size],
+                                lambda uid: UserState.from_bytes(store[uid]) if uid in store else None, top_n)
+            for uid, state in res.states.items():
+                store[uid] = state.to_bytes()
+            for rl in res.lists:
+                rl.to_bytes()
+        elapsed = time.perf_counter() - t0
+    return {"events": len(msgs), "batch_size": batch_size, "seconds": round(elapsed, 2),
+            "swipes_per_s": round(len(msgs) / elapsed, 1), "us_per_swipe": round(1e6 * elapsed / len(msgs), 1)}
+
+
+def table_floor(bootstrap: str, events: list[tuple[int, int, int]], linger: float, partitions: int,
+                run: str) -> dict[str, float]:
+    """The bare-faust floor: ``bench/faust_floor.py`` (one RocksDB table write per swipe, no
+    model) on the same broker; swipes/s from the first send until its counter shows all."""
+    import os
+    import subprocess
+
+    from stream_app.admin import ensure_topics
+
+    topic, web_port = f"floor-{run}", 19290
+    ensure_topics(bootstrap, {topic: partitions})
+    env = {**os.environ, "FLOOR_BOOTSTRAP": bootstrap, "FLOOR_TOPIC": topic, "FLOOR_APP_ID": f"floor-{run}",
+           "FLOOR_DATA_DIR": str(OUT / f"floor-{run}"), "FLOOR_WEB_PORT": str(web_port),
+           "FLOOR_LINGER": str(linger), "FLOOR_PARTITIONS": str(partitions)}
+    log = open(OUT / f"floor-{run}.log", "ab")
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve().parent / "faust_floor.py"), "worker",
+                             "-l", "info"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def count() -> int:
+        try:
+            return int(json.loads(urllib.request.urlopen(f"http://127.0.0.1:{web_port}/count", timeout=10).read())["count"])
+        except OSError:
+            return -1
+
+    try:
+        deadline = time.monotonic() + 120
+        while count() < 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        with SwipeProducer(bootstrap, topic) as producer:
+            for u, m, p in events[:500]:  # warm-up: partitions assigned, tables open
+                producer.send(SwipeEvent(user_id=u, movie_id=m, preference=p))
+            producer.flush()
+            while count() < 500 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            payloads = [SwipeEvent(user_id=u, movie_id=m, preference=p) for u, m, p in events[500:]]
+            t0 = time.perf_counter()
+            for e in payloads:
+                producer.send(e)
+            producer.flush()
+            while count() < 500 + len(payloads):
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - t0
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(30)
+        log.close()
+    return {"events": len(payloads), "linger_s": linger, "seconds": round(elapsed, 2),
+            "swipes_per_s": round(len(payloads) / elapsed, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--artifacts", type=Path, required=True)
@@ -94,30 +180,60 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="length of the latency phase")
     ap.add_argument("--strategy", default="foldin")
     ap.add_argument("--port", type=int, default=19192)
-    ap.add_argument("--batch-size", type=int, default=128, help="worker MOVIEREC_BATCH_SIZE")
-    ap.add_argument("--batch-within", type=float, default=0.01, help="worker MOVIEREC_BATCH_WITHIN (s)")
+    ap.add_argument("--batch-size", type=int, help="worker MOVIEREC_BATCH_SIZE (default: the worker's)")
+    ap.add_argument("--batch-within", type=float, help="worker MOVIEREC_BATCH_WITHIN in s (default: the worker's)")
+    ap.add_argument("--linger", type=float, help="worker MOVIEREC_PRODUCER_LINGER in s (default: the worker's)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (one consumer group)")
+    ap.add_argument("--partitions", type=int, default=4, help="partitions of the topics")
+    ap.add_argument("--compute-only", action="store_true", help="only the batch core floor (no broker)")
+    ap.add_argument("--compute-events", type=int, default=5000, help="swipes of the compute-only floor")
+    ap.add_argument("--floor", action=argparse.BooleanOptionalAction, default=True,
+                    help="also run the bare-faust table floor (bench/faust_floor.py) in this session")
     args = ap.parse_args()
 
     art = load_version(args.artifacts)
     rng = np.random.default_rng(0)
+    floor = compute_floor(args.artifacts, args.strategy, make_events(art, args.compute_events, np.random.default_rng(1)),
+                          args.batch_size or StreamSettings.model_fields["batch_size"].default)
+    if args.compute_only:
+        print(json.dumps({"compute_only": floor}, indent=2))
+        return
     state = OUT / "bench-kafka"
     broker = local_kafka.start(port=args.port, state_dir=state)
     bootstrap = f"127.0.0.1:{args.port}"
     run = uuid.uuid4().hex[:8]
-    web_port = args.port + 10
+    web_ports = [args.port + 10 + i for i in range(args.workers)]
     env = {"BOOTSTRAP_SERVERS": bootstrap, "ARTIFACTS": str(args.artifacts), "STRATEGY": args.strategy,
            "SWIPES_TOPIC": f"swipes-{run}", "RECOMMENDATIONS_TOPIC": f"recs-{run}", "DLQ_TOPIC": f"dlq-{run}",
-           "APP_ID": f"bench-{run}", "DATA_DIR": str(OUT / f"faust-{run}"), "WEB_PORT": str(web_port),
-           "LOG_FORMAT": "text", "BATCH_SIZE": str(args.batch_size), "BATCH_WITHIN": str(args.batch_within)}
-    worker = WorkerProcess(env, OUT / f"worker-{run}.log")
+           "APP_ID": f"bench-{run}", "PARTITIONS": str(args.partitions),
+           "LOG_FORMAT": "text"}
+    for name, value in (("BATCH_SIZE", args.batch_size), ("BATCH_WITHIN", args.batch_within),
+                        ("PRODUCER_LINGER", args.linger)):
+        if value is not None:
+            env[name] = str(value)
+    workers = [WorkerProcess({**env, "WEB_PORT": str(port), "DATA_DIR": str(OUT / f"faust-{run}-{i}")},
+                             OUT / f"worker-{run}-{i}.log") for i, port in enumerate(web_ports)]
+    worker = workers[0]
     t_start_worker = time.perf_counter()
-    worker.start(timeout_s=300)
+    for w in workers:
+        w.start(timeout_s=300)
     result: dict[str, object] = {"movies": len(art.arrays["movie_ids"]), "users": len(art.arrays["user_ids"]),
                                  "factors": int(art.arrays["item_factors"].shape[1]), "strategy": args.strategy,
                                  "batch_size": args.batch_size, "batch_within_s": args.batch_within,
-                                 "worker_start_s": round(time.perf_counter() - t_start_worker, 1)}
+                                 "producer_linger_s": args.linger, "workers": args.workers,
+                                 "partitions": args.partitions,
+                                 "worker_start_s": round(time.perf_counter() - t_start_worker, 1),
+                                 "compute_only": floor}
     try:
+        if args.floor:
+            worker_linger = args.linger if args.linger is not None else getattr(worker.settings(), "producer_linger", 0.0)
+            for w in workers:
+                w.stop()  # one process at a time on these cores
+            result["faust_table_floor"] = table_floor(bootstrap, make_events(art, args.events + 500, rng),
+                                                      worker_linger, worker.settings().partitions, run)
+            for w in workers:
+                w.start(timeout_s=300)
         listener = ListListener(bootstrap, env["RECOMMENDATIONS_TOPIC"])
         listener.start()
         listener.assigned.wait(30)
@@ -126,21 +242,21 @@ def main() -> None:
             for u, m, p in make_events(art, 500, rng):
                 producer.send(SwipeEvent(user_id=u, movie_id=m, preference=p))
             producer.flush()
-            while applied(web_port) < 500:
+            while applied(web_ports) < 500:
                 time.sleep(0.2)
             # phase 1: throughput
             events = [SwipeEvent(user_id=u, movie_id=m, preference=p) for u, m, p in make_events(art, args.events, rng)]
-            before = scrape(web_port)
+            before = scrape(web_ports)
             base = before.get('movierec_swipes_total{outcome="applied"}', 0.0)
             t0 = time.perf_counter()
             for e in events:
                 producer.send(e)
             producer.flush()
             t_sent = time.perf_counter() - t0
-            while applied(web_port) < base + len(events):
+            while applied(web_ports) < base + len(events):
                 time.sleep(0.05)
             elapsed = time.perf_counter() - t0
-            after = scrape(web_port)
+            after = scrape(web_ports)
             delta = {k: after[k] - before.get(k, 0.0) for k in after if k.endswith(("_sum", "_count"))}
             result["throughput"] = {
                 "events": len(events), "produce_s": round(t_sent, 2), "seconds": round(elapsed, 2),
@@ -175,7 +291,8 @@ def main() -> None:
                                 "p99": round(float(np.percentile(lat, 99)), 1),
                                 "max": round(float(lat.max()), 1)}
     finally:
-        worker.stop()
+        for w in workers:
+            w.stop()
         if not broker.already_running:
             local_kafka.stop(state)
     print(json.dumps(result, indent=2))

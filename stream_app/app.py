@@ -55,6 +55,7 @@ app = faust.App(
     loghandlers=log_handlers(settings.log_format),
     producer_acks=-1,
     producer_max_batch_size=settings.producer_max_batch_size,
+    producer_linger=settings.producer_linger,
     broker_session_timeout=settings.session_timeout,
     table_standby_replicas=settings.standby_replicas,
     **({"broker_client_id": settings.client_id} if settings.client_id else {}),
@@ -200,6 +201,12 @@ async def process_swipes(stream: faust.StreamT) -> None:
 
 async def _process_swipes(stream: faust.StreamT) -> None:
     await model_ready.wait()
+    # Faust stops feeding every stream while more than ``max_messages`` (100) sends wait in its
+    # producer buffer; one batch's lists and state writes are more than that, so each batch
+    # stalled the next one's intake (batches of ~15 under a backlog). What may wait is bounded
+    # by the acks instead: at most ``batches_in_flight`` batches of output.
+    app.producer.buffer.max_messages = max(app.producer.buffer.max_messages,
+                                           3 * settings.batch_size * (settings.batches_in_flight + 1))
     acks = AckAfterDelivery(stream.ack, settings.delivery_timeout, settings.batches_in_flight, fail_stop,
                             metrics.PUBLISH_SECONDS.observe)
     # noack_take: a batch is acked (and so committable) only once its output is on the broker
