@@ -5,6 +5,7 @@ Set ``KAFKA_BOOTSTRAP_SERVERS`` to use a running broker instead of starting one.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import uuid
@@ -29,18 +30,32 @@ class SessionBroker:
 
 
 def free_port_pair(host: str = local_kafka.HOST) -> int:
-    """A free port p with p + 1 free too (the local broker's controller listens on p + 1)."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind((host, 0))
-            port = first.getsockname()[1]
-            with socket.socket() as second:
-                try:
-                    second.bind((host, port + 1))
-                except OSError:
-                    continue
+    """A free port p with p + 1 free too (the local broker's controller listens on p + 1).
+
+    Drawn below the kernel's ephemeral range (``ip_local_port_range``, 32768+ here): a port
+    bind(0) hands out is one that the many outgoing Kafka connections of the test processes
+    can take as their source port before the broker binds it ("Unable to start acceptor").
+    """
+    low, _ = _ephemeral_range()
+    rng = random.Random()  # not seeded on purpose: concurrent test sessions must not collide
+    for _ in range(200):
+        port = rng.randrange(10_000, low - 1)
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind((host, port))
+                second.bind((host, port + 1))
+        except OSError:
+            continue
         return port
     raise RuntimeError("no free pair of ports found")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 @pytest.fixture(scope="session")
