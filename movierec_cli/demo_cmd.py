@@ -99,6 +99,15 @@ def _free_port(preferred: int) -> int:
             return int(s.getsockname()[1])
 
 
+def _served_list(web_port: int, user: int, n: int = 10) -> list[int]:
+    """The user's list as the worker serves it now (HTTP), movie ids best first."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/users/{user}/recommendations?n={n}", timeout=10) as r:
+        return [int(it["movie_id"]) for it in json.loads(r.read())["items"]]
+
+
 def _list_table(title: str, lists: list[tuple[str, list[int]]], movies: pd.DataFrame, n: int) -> Table:
     t = Table(title=title, show_lines=False)
     t.add_column("#", justify="right")
@@ -127,7 +136,8 @@ def demo(
                                                                      "(./artifacts and its LATEST stay untouched)."),
     port: int = typer.Option(9092, "--port", help="Kafka port (the controller uses port + 1)."),
     web_port: int = typer.Option(6066, "--web-port", help="Worker's HTTP/metrics port (a free one if taken)."),
-    strategy: str = typer.Option("foldin", "--strategy", help="foldin or additive."),
+    strategy: str | None = typer.Option(None, "--strategy", help="An online strategy (online.rules.STRATEGIES); "
+                                        "default: the worker's (recency_neighbours)."),
     serve: bool = typer.Option(False, "--serve", help="Then serve the swipe app in the browser until Ctrl-C."),
     app_port: int = typer.Option(8000, "--app-port", help="The app's port with --serve (a free one if taken)."),
 ) -> None:
@@ -173,8 +183,8 @@ def demo(
     topics = {"SWIPES_TOPIC": f"demo-{run}.swipes.v1", "RECOMMENDATIONS_TOPIC": f"demo-{run}.recommendations.v1",
               "DLQ_TOPIC": f"demo-{run}.swipes.dlq.v1", "MODELS_TOPIC": f"demo-{run}.models.v1"}
     web_port = _free_port(web_port)
-    worker = WorkerProcess({"BOOTSTRAP_SERVERS": bootstrap, "ARTIFACTS": str(paths.artifacts), "STRATEGY": strategy,
-                            "ARTIFACT_VERSION": result.version, "DATA_DIR": str(paths.faust_dir),
+    worker = WorkerProcess({"BOOTSTRAP_SERVERS": bootstrap, "ARTIFACTS": str(paths.artifacts),
+                            **({"STRATEGY": strategy} if strategy else {}), "ARTIFACT_VERSION": result.version, "DATA_DIR": str(paths.faust_dir),
                             "HISTORY_DIR": str(paths.history_dir), "WEB_PORT": str(web_port),
                             "APP_ID": f"movierec-demo-{run}", **topics}, paths.worker_log)
     try:
@@ -190,9 +200,9 @@ def demo(
         with SwipeProducer(bootstrap, topics["SWIPES_TOPIC"]) as producer, \
                 RecommendationConsumer(bootstrap, topics["RECOMMENDATIONS_TOPIC"]) as consumer:
             for user, label in ((known_user, f"known user {known_user}"), (new_user, f"new user {new_user}")):
-                seen = set(art.tables["train"].query("user_id == @user")["movie_id"])
+                seen = {m for part in ("train", "val", "test") for m in art.tables[part].query("user_id == @user")["movie_id"]}
                 picks = [m for m in in_genre if m not in seen][:4]
-                columns: list[tuple[str, list[int]]] = []
+                columns: list[tuple[str, list[int]]] = [("before", _served_list(web_port, user))]
                 for i, movie in enumerate(picks):
                     event = SwipeEvent(user_id=user, movie_id=int(movie), preference=4, occurred_at=t + timedelta(minutes=i))
                     producer.send(event)
@@ -205,7 +215,11 @@ def demo(
                                   f"new list ({rl.strategy}, {len(rl.items)} items)")
                     columns.append((f"after swipe {i + 1} ({rl.strategy})", [it.movie_id for it in rl.items]))
                 console.print(_list_table(f"{label}: top 8 as they {SWIPE_WORDS[4].lower()} {genre} movies "
-                                          "(green: new since the first list)", columns, movies, 8))
+                                          "(green: new since the list before)", columns, movies, 8))
+                first, last = columns[0][1][:10], columns[-1][1][:10]
+                in_genre_count = [sum(genre in movies.at[m, "genres"] for m in ids) for ids in (first, last)]
+                console.print(f"{label}: {len(set(first) - set(last))} of the top 10 replaced after 4 swipes; "
+                              f"{genre} films in the top 10: {in_genre_count[0]} → {in_genre_count[1]}")
         if serve:
             from stream_app.webapp.server import run as run_app
             from stream_app.webapp.settings import AppSettings

@@ -25,7 +25,7 @@ from offline.models.content import ContentModel
 from offline.models.popularity import PopularityConfig, PopularityModel
 from offline.neighbours import neighbour_matrix
 from offline.scoring import recommend, top_n
-from online.overlay import add_sparse, standardise
+from online.overlay import ItemMoments, add_sparse, standardise
 from online.preference import VALID_PREFERENCES
 from online.rules import STRATEGIES, ModelContext, UpdateRule, UserView, make_rule
 from online.settings import OnlineSettings
@@ -137,6 +137,7 @@ class Recommender:
         self.neighbours = neighbours
         self.rule: UpdateRule = make_rule(ModelContext(self.item_factors, self.user_factors, float(regularization),
                                                        float(alpha), neighbours), self.online)
+        self._moments = ItemMoments.of(self.item_factors)
         self.content = ContentModel().fit(item_genres, years)
         norms = np.linalg.norm(self.item_factors, axis=1, keepdims=True)
         self._unit_items = self.item_factors / np.where(norms > 0, norms, 1.0)
@@ -271,13 +272,13 @@ class Recommender:
         standardising each row, the cold start the popularity of movies in the genres the
         user liked (``genre_popular_scores``) and the overlay the rule's (item neighbours).
         """
-        out = np.zeros((len(views), len(self.movies)), dtype=np.float32)
-        shares = np.ones(len(views), dtype=np.float32)
-        for i, view in enumerate(views):
-            vec = view.vector if view.vector is not None else self.rule.derive(view)
-            shares[i] = self.rule.model_share(view)
-            if vec is not None:
-                out[i] = standardise((self.item_factors @ vec)[None, :])[0]
+        shares = np.array([self.rule.model_share(v) for v in views], dtype=np.float32)
+        vecs = [v.vector if v.vector is not None else self.rule.derive(v) for v in views]
+        k = self.item_factors.shape[1]
+        # z(u . y) for every user with a vector, one product (ItemMoments: mean and sd in O(k^2))
+        out = self._moments.standardised_scores(
+            np.stack([np.zeros(k, np.float32) if v is None else v for v in vecs]) if vecs else np.zeros((0, k)),
+            self.item_factors)
         extra = self.rule.overlay(views)
         if extra is not None:
             add_sparse(out, extra)

@@ -22,6 +22,39 @@ import scipy.sparse as sp
 FloatArray = npt.NDArray[np.float32]
 
 
+@dataclass(frozen=True, eq=False)
+class ItemMoments:
+    """Mean and covariance of the item factors: the per-user mean and standard deviation of
+    the scores ``u . y_m`` over the catalogue in O(k^2), without the (n_movies,) row.
+
+    Attributes:
+        mean: (k,) float64, the mean item factor.
+        cov: (k, k) float64, ``Y^T Y / n - mean mean^T``.
+    """
+
+    mean: npt.NDArray[np.float64]
+    cov: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, item_factors: npt.ArrayLike) -> ItemMoments:
+        """From (n_movies, k) item factors."""
+        y = np.asarray(item_factors, dtype=np.float64)
+        mean = y.mean(axis=0)
+        return cls(mean, y.T @ y / len(y) - np.outer(mean, mean))
+
+    def standardised_scores(self, users: npt.ArrayLike, item_factors: npt.NDArray[np.float32]) -> FloatArray:
+        """(b, n_movies) float32 z-scores of ``users`` (b, k) against the item factors:
+        z = (Y u - mean.u) / sqrt(u^T cov u), one matrix product for the batch."""
+        u = np.atleast_2d(np.asarray(users, dtype=np.float64))
+        mu = u @ self.mean  # (b,) mean over the catalogue of u . y
+        sd = np.sqrt(np.maximum(np.einsum("bk,kl,bl->b", u, self.cov, u), 0.0))  # (b,) its standard deviation
+        inv = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
+        # z = Y (u / sd) - mean.u / sd
+        z = (u * inv[:, None]).astype(np.float32) @ item_factors.T
+        z -= (mu * inv).astype(np.float32)[:, None]
+        return z
+
+
 def standardise(scores: npt.NDArray[np.floating]) -> FloatArray:
     """(b, n) float32 ``(s - mean) / std`` per row (a constant row becomes 0)."""
     s = np.asarray(scores, dtype=np.float32)
@@ -67,29 +100,31 @@ class NeighbourOverlay:
     max_seeds: int
 
     def scores(self, recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]) -> sp.csr_matrix:
-        """(b, n_movies) float32 CSR of ``beta * sum_j w_j S[j, :]`` per user.
+        """(b, n_movies) float32 CSR of ``beta * sum_j w_j S[j, :]`` per user, not summed:
+        a movie near several seeds has one entry per seed (``add_sparse`` adds them all).
 
         Args:
             recent: per user (movie indices, preferences) of their recent interactions, oldest first.
         """
-        n = self.rows.shape[0]
-        cols: list[npt.NDArray[np.int64]] = []
-        vals: list[npt.NDArray[np.float64]] = []
-        for idx, pref in recent:
-            c, w = seed_weights(idx, pref, self.decay, self.max_seeds)
-            cols.append(c)
-            vals.append(w)
-        indptr = np.r_[0, np.cumsum([len(c) for c in cols])]
-        seeds = sp.csr_matrix((np.concatenate(vals).astype(np.float32) if vals else np.zeros(0, np.float32),
-                               np.concatenate(cols) if cols else np.zeros(0, np.int64), indptr),
-                              shape=(len(recent), n))
-        # overlay = beta * W (b, n) @ S (n, n)
-        return (seeds @ self.rows).multiply(np.float32(self.beta)).tocsr().astype(np.float32)
+        n, s = self.rows.shape[0], self.rows
+        seeds, weights = zip(*(seed_weights(idx, pref, self.decay, self.max_seeds) for idx, pref in recent)) \
+            if recent else ((), ())
+        per_user = np.array([len(x) for x in seeds], dtype=np.int64)
+        j = np.concatenate(seeds) if seeds else np.zeros(0, np.int64)  # (m,) seed movies, user by user
+        w = np.concatenate(weights) * self.beta if seeds else np.zeros(0)  # (m,) their weights
+        starts, counts = s.indptr[j], s.indptr[j + 1] - s.indptr[j]
+        # the entries of rows j of S, one after the other: positions starts[i] .. starts[i] + counts[i]
+        pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        data = (s.data[pos] * np.repeat(w, counts)).astype(np.float32)  # beta w_j S[j, m]
+        entries = np.bincount(np.repeat(np.repeat(np.arange(len(recent)), per_user), counts),
+                              minlength=len(recent))
+        # (b, n) with each user's entries in its row; a movie near two seeds appears twice (summed)
+        return sp.csr_matrix((data, s.indices[pos], np.r_[0, np.cumsum(entries)]), shape=(len(recent), n))
 
 
 def add_sparse(dense: FloatArray, extra: sp.csr_matrix) -> FloatArray:
-    """``dense += extra`` in place for a (b, n) array and a (b, n) CSR; returns ``dense``."""
-    extra.sum_duplicates()  # one entry per (row, column): a plain fancy-indexed add is exact
+    """``dense += extra`` in place for a (b, n) array and a (b, n) CSR (duplicates summed,
+    any index order); returns ``dense``."""
     rows = np.repeat(np.arange(extra.shape[0]), np.diff(extra.indptr))
-    dense[rows, extra.indices] += extra.data
+    np.add.at(dense, (rows, extra.indices), extra.data)
     return dense

@@ -100,14 +100,14 @@ class RecencyFoldIn:
             raise IndexError(f"movie index outside 0..{len(self.item_factors) - 1}")
         if not all_valid(pref):
             raise ValueError("preferences must be in {-2, -1, 1, 2}")
-        k = self.item_factors.shape[1]
-        x0 = np.zeros(k) if offline is None else np.asarray(offline, dtype=np.float64)
-        conf = confidence(pref, self.alpha).astype(np.float64) * boost  # (n,) c_s
-        y_s = self.item_factors[idx].astype(np.float64)  # (n, k)
-        a = self.gram_reg + (y_s.T * (conf - 1.0)) @ y_s  # (k, k)
-        b = self.regularization * self.anchor * x0 + y_s.T @ np.where(pref > 0, conf, 0.0)  # (k,)
+        conf = confidence(pref, self.alpha) * boost.astype(np.float32)  # (n,) float32 c_s
+        y_s = self.item_factors[idx]  # (n, k) float32
+        a = self.gram_reg + (y_s.T * (conf - np.float32(1.0))) @ y_s  # (k, k) float64
+        b = y_s.T @ np.where(pref > 0, conf, np.float32(0.0))  # (k,)
+        if offline is not None:
+            b = b + self.regularization * self.anchor * np.asarray(offline, dtype=np.float64)
         # x = (YtY + lambda I + Ys^T (C_s - I) Ys)^-1 (lambda anchor x0 + Ys^T C_s p_s)   (Cholesky, posv)
-        _, x, info = lapack.dposv(a, b, lower=1, overwrite_a=1, overwrite_b=1)
+        _, x, info = lapack.dposv(a, b.astype(np.float64), lower=1, overwrite_a=1, overwrite_b=1)
         if info != 0:
             raise LinAlgError(f"posv failed (info={info})")
         return x.astype(np.float32)

@@ -81,13 +81,12 @@ class UserView:
     def with_swipe(self, movie: int, preference: int) -> UserView:
         """This view with one more swipe and no stored vector."""
         m, p = self.swipes
-        return replace(self, swipes=(np.r_[m, np.int64(movie)], np.r_[p, np.int8(preference)].astype(np.int8)),
-                       vector=None)
+        return replace(self, swipes=(np.append(m, np.int64(movie)), np.append(p, np.int8(preference))), vector=None)
 
     def sequence(self) -> Interactions:
         """(n,) recent history then swipes, oldest first."""
-        return (np.r_[self.recent[0], self.swipes[0]].astype(np.int64),
-                np.r_[self.recent[1], self.swipes[1]].astype(np.int8))
+        return (np.concatenate((self.recent[0], self.swipes[0])).astype(np.int64, copy=False),
+                np.concatenate((self.recent[1], self.swipes[1])).astype(np.int8, copy=False))
 
 
 class UpdateRule(Protocol):
@@ -147,8 +146,8 @@ class Rule:
         if not self.warm(user):
             return None
         # x_u = (YtY + Yᵀ(C_u − I)Y + λI)⁻¹ YᵀC_u p_u over history + swipes
-        return self.foldin.solve(np.r_[user.history[0], user.swipes[0]], np.r_[user.history[1], user.swipes[1]],
-                                 self.context.alpha)
+        return self.foldin.solve(np.concatenate((user.history[0], user.swipes[0])),
+                                 np.concatenate((user.history[1], user.swipes[1])), self.context.alpha)
 
     def derive(self, user: UserView) -> FloatArray | None:
         return self.exact_foldin(user)

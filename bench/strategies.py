@@ -1,0 +1,124 @@
+"""Per-event cost of each online strategy, as the worker pays it: apply one swipe, rank the list.
+
+A synthetic model shaped like the ML-20M artifact (27,278 movies x 64 factors, 20 genres,
+co-occurrence-style neighbour rows of 100 per movie, 5,000 known users with 100 history
+interactions each) behind the real ``Recommender``. One event = ``Recommender.apply`` of
+one swipe + ``recommend_states`` of that user's top 20, either alone (batch of 1) or as one
+of a batch of 64 users (what the worker does with a busy partition; cost per event = batch
+time / 64). Every user has made 20 swipes before. Best of several repeats, BLAS on
+--blas-threads (the worker pins it to 1). All strategies are timed side by side in one run.
+
+    .venv/bin/python bench/strategies.py [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, before bench/offline.py
+
+from offline.matrix import IdMap  # noqa: E402
+from offline.models.popularity import PopularityModel  # noqa: E402
+from offline.recommender import RecentHistory, Recommender  # noqa: E402
+from online.rules import STRATEGIES  # noqa: E402
+from online.settings import OnlineSettings  # noqa: E402
+
+N_MOVIES, K, N_USERS, N_GENRES, NEIGHBOURS, HISTORY, SWIPES = 27_278, 64, 5_000, 20, 100, 100, 20
+
+
+def best_us(fn: Callable[[], object], repeats: int = 5) -> float:
+    """Best-of-``repeats`` wall time of one ``fn()`` call, in microseconds."""
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=repeats, number=number)) / number * 1e6
+
+
+def synthetic(rng: np.random.Generator) -> dict[str, object]:
+    """The model's pieces: factors, history, popularity, genres, neighbour rows."""
+    item = (rng.standard_normal((N_MOVIES, K)) * 0.05).astype(np.float32)
+    user = (rng.standard_normal((N_USERS, K)) * 0.75).astype(np.float32)
+    cols = np.concatenate([rng.choice(N_MOVIES, HISTORY, replace=False) for _ in range(N_USERS)])
+    prefs = rng.choice(np.array([-2, -1, 1, 2], np.float32), size=len(cols))
+    indptr = np.arange(0, N_USERS * HISTORY + 1, HISTORY)
+    history = sp.csr_matrix((prefs, cols, indptr), shape=(N_USERS, N_MOVIES))
+    history.sort_indices()
+    ratings = history.copy()
+    ratings.data = np.abs(ratings.data) + 2.5
+    genres = (rng.random((N_MOVIES, N_GENRES)) < 0.12).astype(np.float32)
+    n_cols = rng.integers(0, N_MOVIES, size=(N_MOVIES, NEIGHBOURS))
+    rows = sp.csr_matrix((rng.random(N_MOVIES * NEIGHBOURS).astype(np.float32), n_cols.ravel(),
+                          np.arange(0, N_MOVIES * NEIGHBOURS + 1, NEIGHBOURS)), shape=(N_MOVIES, N_MOVIES))
+    rows.sum_duplicates()
+    recent = RecentHistory(np.arange(0, N_USERS * 20 + 1, 20), cols.reshape(N_USERS, HISTORY)[:, -20:].ravel(),
+                           prefs.reshape(N_USERS, HISTORY)[:, -20:].ravel().astype(np.int8))
+    return {"item": item, "user": user, "history": history, "popularity": PopularityModel().fit(ratings, values="rating"),
+            "genres": genres, "neighbours": rows, "recent": recent}
+
+
+def recommender(parts: dict[str, object], strategy: str) -> Recommender:
+    return Recommender(parts["item"], parts["user"], IdMap(np.arange(1, N_USERS + 1)),  # type: ignore[arg-type]
+                       IdMap(np.arange(1, N_MOVIES + 1)), parts["history"], parts["popularity"],  # type: ignore[arg-type]
+                       parts["genres"], 100.0, 15.0, online=OnlineSettings(strategy=strategy),  # type: ignore[arg-type]
+                       model_version="bench", neighbours=parts["neighbours"], recent=parts["recent"])  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blas-threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    parts = synthetic(rng)
+    users = rng.choice(N_USERS, size=args.batch, replace=False) + 1
+    swipe_movies = rng.integers(1, N_MOVIES + 1, size=(args.batch, SWIPES + 1))
+    rows = []
+    with threadpool_limits(args.blas_threads, "blas"):
+        for strategy in STRATEGIES:
+            rec = recommender(parts, strategy)
+            states = []
+            for u, movies in zip(users, swipe_movies):
+                s = rec.new_state(int(u))
+                for i, m in enumerate(movies[:SWIPES]):
+                    s = rec.apply(s, int(m), 2 if i % 3 else -1, 1.7e9 + 60 * i)
+                states.append(s)
+            last = [int(m) for m in swipe_movies[:, SWIPES]]
+
+            def one() -> None:
+                rec.recommend_states([rec.apply(states[0], last[0], 2, 1.8e9)], 20)
+
+            def batch() -> None:
+                rec.recommend_states([rec.apply(s, m, 2, 1.8e9) for s, m in zip(states, last)], 20)
+
+            def apply_only() -> None:
+                rec.apply(states[0], last[0], 2, 1.8e9)
+
+            rows.append({"strategy": strategy, "apply_us": best_us(apply_only), "event_alone_us": best_us(one),
+                         "event_in_batch_us": best_us(batch) / args.batch})
+            print(rows[-1], flush=True)
+    static = next(r for r in rows if r["strategy"] == "static")
+    print(f"\n{N_MOVIES} movies x {K} factors, {N_USERS} users, batch {args.batch}, BLAS threads {args.blas_threads}, "
+          f"numpy {np.__version__}, {platform.processor() or platform.machine()}")
+    print(f"{'strategy':<20}{'apply us':>10}{'event alone us':>16}{'+ vs static':>13}{'event in batch us':>19}"
+          f"{'+ vs static':>13}")
+    for r in rows:
+        print(f"{r['strategy']:<20}{r['apply_us']:10.1f}{r['event_alone_us']:16.1f}"
+              f"{r['event_alone_us'] - static['event_alone_us']:13.1f}{r['event_in_batch_us']:19.1f}"
+              f"{r['event_in_batch_us'] - static['event_in_batch_us']:13.1f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"rows": rows, "batch": args.batch, "seed": args.seed}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
