@@ -86,9 +86,10 @@ class StreamSettings(BaseSettings, OnlineSettings):
     """Standby copies of each table partition kept by other workers (faster failover)."""
     producer_max_batch_size: int = Field(16384, ge=1)
     """Upper bound in bytes of one producer batch per partition."""
-    producer_linger: float = Field(0.0, ge=0)
+    producer_linger: float = Field(0.005, ge=0)
     """Seconds the producer waits to fill a batch before sending it (faust ``producer_linger``,
-    Kafka ``linger.ms``); 0 sends a request per message as soon as it can (BENCHMARKS.md section 4)."""
+    Kafka ``linger.ms``); 0 sends a request per message as soon as it can, which cost the broker
+    a core on tiny requests. 5 ms: chosen by measurement (BENCHMARKS.md section 4, issue 11)."""
     challenger_share: float = Field(0.5, ge=0.0, le=1.0)
     """Share of users (by a hash of user_id) served by the challenger while one is set."""
     history: Literal["train", "train+val", "all"] = "all"
