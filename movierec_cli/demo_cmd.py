@@ -200,7 +200,8 @@ def demo(
         with SwipeProducer(bootstrap, topics["SWIPES_TOPIC"]) as producer, \
                 RecommendationConsumer(bootstrap, topics["RECOMMENDATIONS_TOPIC"]) as consumer:
             for user, label in ((known_user, f"known user {known_user}"), (new_user, f"new user {new_user}")):
-                seen = {m for part in ("train", "val", "test") for m in art.tables[part].query("user_id == @user")["movie_id"]}
+                seen = {int(m) for part in ("train", "val", "test")
+                        for m in art.tables[part].loc[art.tables[part]["user_id"] == user, "movie_id"]}
                 picks = [m for m in in_genre if m not in seen][:4]
                 columns: list[tuple[str, list[int]]] = [("before", _served_list(web_port, user))]
                 for i, movie in enumerate(picks):
