@@ -192,7 +192,7 @@ def tune_cmd(
     multiples = tuple(float(x) for x in foldin_multiples.split(","))
     base = worker_defaults(art.path)
     rules = RuleSpace(trials=rule_trials, seed=seed) if rule_trials > 0 else None
-    n_rules = 0 if rules is None else 2 * (1 + rule_trials) + 2 + 2 * max(rule_trials // 2, 1) + len(rules.recent_history)
+    n_rules = 0 if rules is None else 2 * (1 + rule_trials) + 2 + 2 * max(rule_trials // 2, 1) + len(rules.recent_history) + len(rules.windows)
     bar = tqdm(total=1 + trials + 1 + len(multiples) + n_rules, desc="tune (val)", disable=not progress)
     results = tune(art, base, SearchSpace(trials=trials, seed=seed), multiples, limit,
                    on_trial=lambda t: (bar.update(1), bar.set_postfix_str(f"{t.strategy} {t.metrics[OBJECTIVE]:.4f}")),

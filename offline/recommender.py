@@ -290,17 +290,23 @@ class Recommender:
 
     def _recommend_blended(self, states: Sequence[UserState], n: int, exclude_seen: bool) -> list[Ranked]:
         out: list[Ranked | None] = [None] * len(states)
+        views = [self.view(s) for s in states]
         active = []
-        for i, s in enumerate(states):
-            if self.users.get(s.user_id) is None and not len(self._swipes(s)[0]):
+        for i, (s, v) in enumerate(zip(states, views)):
+            if v.offline is None and not v.n_swipes:
                 out[i] = self._cold(s, n, exclude_seen)  # nothing known yet: the popular movies
             else:
                 active.append(i)
         for start in range(0, len(active), _BLOCK):
             rows = active[start:start + _BLOCK]
-            batch = [states[i] for i in rows]
-            scores = self.blended_scores([self.view(s) for s in batch])
-            idx, top = top_n(scores, n, self._exclusions(batch) if exclude_seen else None)
+            scores = self.blended_scores([views[i] for i in rows])
+            exclude = None
+            if exclude_seen:
+                seen = [np.union1d(views[i].history[0], views[i].swipes[0]) for i in rows]
+                indptr = np.r_[0, np.cumsum([len(x) for x in seen])]
+                exclude = sp.csr_matrix((np.ones(int(indptr[-1]), np.float32), np.concatenate(seen), indptr),
+                                        shape=(len(rows), len(self.movies)))
+            idx, top = top_n(scores, n, exclude)
             for j, i in enumerate(rows):
                 out[i] = self._ranked(idx[j], top[j], "model")
         return [r for r in out if r is not None]

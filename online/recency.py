@@ -26,8 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import LinAlgError, lapack
 
-from online.foldin import latest_wins
-from online.preference import all_valid, confidence
+from online.preference import all_valid
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -63,6 +62,15 @@ class RecencyFoldIn:
     window: int
     anchor: float
 
+    @property
+    def _boosts(self) -> npt.NDArray[np.float32]:
+        """(window,) float32 ``recency_boost(window, boost, decay)``, computed once."""
+        cached = self.__dict__.get("_boost_cache")
+        if cached is None:
+            cached = recency_boost(self.window, self.boost, self.decay).astype(np.float32)
+            object.__setattr__(self, "_boost_cache", cached)
+        return cached
+
     @classmethod
     def from_factors(cls, item_factors: npt.ArrayLike, regularization: float, alpha: float, boost: float,
                      decay: float, window: int, anchor: float) -> RecencyFoldIn:
@@ -91,26 +99,27 @@ class RecencyFoldIn:
         pref = np.asarray(preferences, dtype=np.int8).ravel()[-self.window:]
         if idx.shape != pref.shape:
             raise ValueError(f"movie_indices {idx.shape} and preferences {pref.shape} differ")
-        boost = recency_boost(len(idx), self.boost, self.decay)
-        # latest_wins keeps each movie's newest entry; find the boosts of the kept ones
-        _, first_in_reversed = np.unique(idx[::-1], return_index=True) if len(idx) else (None, np.zeros(0, int))
-        keep = len(idx) - 1 - first_in_reversed
-        idx, pref, boost = idx[keep], pref[keep], boost[keep]
-        if len(idx) and (idx.min() < 0 or idx.max() >= len(self.item_factors)):
-            raise IndexError(f"movie index outside 0..{len(self.item_factors) - 1}")
         if not all_valid(pref):
             raise ValueError("preferences must be in {-2, -1, 1, 2}")
-        conf = confidence(pref, self.alpha) * boost.astype(np.float32)  # (n,) float32 c_s
-        y_s = self.item_factors[idx]  # (n, k) float32
+        boost = self._boosts[len(self._boosts) - len(idx):]  # (n,) oldest first
+        # each movie once, with its newest preference and boost
+        order = np.argsort(idx, kind="stable")
+        sorted_idx = idx[order]
+        keep = order[np.append(sorted_idx[1:] != sorted_idx[:-1], True)] if len(idx) else order
+        if len(idx) and (sorted_idx[0] < 0 or sorted_idx[-1] >= len(self.item_factors)):
+            raise IndexError(f"movie index outside 0..{len(self.item_factors) - 1}")
+        pref = pref[keep]
+        conf = (1.0 + self.alpha * np.abs(pref, dtype=np.float32)) * boost[keep]  # (n,) float32 c_s
+        y_s = self.item_factors[idx[keep]]  # (n, k) float32
         a = self.gram_reg + (y_s.T * (conf - np.float32(1.0))) @ y_s  # (k, k) float64
-        b = y_s.T @ np.where(pref > 0, conf, np.float32(0.0))  # (k,)
+        b = (y_s.T @ (conf * (pref > 0))).astype(np.float64)  # (k,)
         if offline is not None:
-            b = b + self.regularization * self.anchor * np.asarray(offline, dtype=np.float64)
+            b += self.regularization * self.anchor * np.asarray(offline, dtype=np.float64)
         # x = (YtY + lambda I + Ys^T (C_s - I) Ys)^-1 (lambda anchor x0 + Ys^T C_s p_s)   (Cholesky, posv)
-        _, x, info = lapack.dposv(a, b.astype(np.float64), lower=1, overwrite_a=1, overwrite_b=1)
+        _, x, info = lapack.dposv(a, b, lower=1, overwrite_a=1, overwrite_b=1)
         if info != 0:
             raise LinAlgError(f"posv failed (info={info})")
         return x.astype(np.float32)
 
 
-__all__ = ["RecencyFoldIn", "latest_wins", "recency_boost"]
+__all__ = ["RecencyFoldIn", "recency_boost"]

@@ -47,7 +47,7 @@ class RecencySettings(_Knobs):
     """Confidence of the newest interaction as a multiple of history's."""
     decay: float = Field(0.8, gt=0, le=1)
     """Factor on the extra confidence per later interaction."""
-    window: int = Field(50, ge=1)
+    window: int = Field(30, ge=1)
     """Newest interactions solved for (history tail + swipes)."""
 
 

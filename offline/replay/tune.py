@@ -12,7 +12,7 @@ Objective: prequential ndcg@10 of the val replay (history = train), played in-pr
   plus seeded draws;
 * ``recency_neighbours``: the best recency knobs with the best overlay knobs, the study's
   point (``PROTOTYPE``), seeded draws of the overlay and of both rules at once around them,
-  then the history tail length (``recent_history``).
+  then the history tail length (``recent_history``) and the fold-in window.
 
 The best online strategy on val becomes the file's ``strategy``: the worker serves it.
 
@@ -78,7 +78,8 @@ class RuleSpace:
     beta: tuple[float, float] = (0.3, 30.0)  # log
     overlay_decay: tuple[float, float] = (0.5, 0.97)
     seeds: tuple[int, ...] = (5, 10, 20, 50)
-    recent_history: tuple[int, ...] = (0, 10, 50)
+    recent_history: tuple[int, ...] = (0, 10, 20, 50)
+    windows: tuple[int, ...] = (20, 30, 50)
     trials: int = 16
     seed: int = 0
 
@@ -180,6 +181,10 @@ def tune(art: ArtifactVersion, base: OnlineSettings, space: SearchSpace = Search
     for r in rules.recent_history:
         if r != top.recent_history:
             run("recency_neighbours", with_knobs(top, recent_history=r))
+    top = best(trials, "recency_neighbours").params
+    for w in rules.windows:
+        if w != top.recency.window:
+            run("recency_neighbours", with_knobs(top, recency__window=w))
     return trials
 
 

@@ -115,9 +115,9 @@ def test_tuning_file_is_read_back_and_env_still_wins(art: ArtifactVersion, tmp_p
     shutil.copytree(art.path, copy)
     local_art = load_version(tmp_path, art.version)
     trials = tune(local_art, OnlineSettings(), SearchSpace(trials=2, seed=1), foldin_multiples=(0.5,), limit=150,
-                  rules=RuleSpace(trials=1, seed=1, recent_history=(0,)))
+                  rules=RuleSpace(trials=1, seed=1, recent_history=(0,), windows=(50,)))
     assert [t.strategy for t in trials] == ["static", "additive", "additive", "additive", "foldin", "recency",
-                                            "recency", "neighbours", "neighbours"] + ["recency_neighbours"] * 5
+                                            "recency", "neighbours", "neighbours"] + ["recency_neighbours"] * 6
     payload = save_tuning(local_art, trials, OnlineSettings())
     assert (copy / ONLINE_TUNING_FILE).is_file()
     scores = payload["best_scores"]
