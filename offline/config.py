@@ -58,6 +58,10 @@ class NeighboursConfig(_Config):
     k: int = Field(100, ge=1, description="Neighbours kept per movie (sparse rows).")
     ease_regularization: float = Field(300.0, gt=0, description="EASE lambda; chosen on the val replay.")
     max_ease_movies: int = Field(20_000, ge=1, description="Largest catalogue solved by EASE (O(n^3) time, n^2 memory).")
+    max_user_items: int | None = Field(
+        200, ge=1, description="Co-occurrence only: a user with more train interactions counts a seeded random "
+        "sample of this many (the cost grows with the square of a user's count); None: all.")
+    seed: int = Field(11, description="Seed of that sample.")
 
 
 class PipelineConfig(_Config):

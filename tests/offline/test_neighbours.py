@@ -79,3 +79,13 @@ def test_the_artifact_holds_checksummed_rows(small_artifacts: Path) -> None:
     assert rows is not None and rows.shape == (len(art.arrays["movie_ids"]),) * 2
     assert art.info["neighbours"]["method"] == "ease" and np.diff(rows.indptr).max() <= art.info["neighbours"]["k"]
     assert neighbour_matrix({}, 3) is None  # an artifact from before issue 10
+
+
+def test_heavy_users_are_capped_by_a_seeded_sample() -> None:
+    from offline.neighbours import cap_rows
+
+    capped = cap_rows(X, 5, seed=3)
+    counts = np.diff(capped.indptr)
+    assert counts.max() == 5 and np.array_equal(counts, np.minimum(np.diff(X.indptr), 5))
+    assert (capped - capped.multiply(X)).nnz == 0  # a subset of each row
+    assert (cap_rows(X, 5, seed=3) != capped).nnz == 0 and (cap_rows(X, 5, seed=4) != capped).nnz > 0
