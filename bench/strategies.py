@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, bef
 
 from offline.matrix import IdMap  # noqa: E402
 from offline.models.popularity import PopularityModel  # noqa: E402
-from offline.recommender import RecentHistory, Recommender  # noqa: E402
+from offline.recent import RecentHistory  # noqa: E402
+from offline.recommender import Recommender  # noqa: E402
 from online.rules import STRATEGIES  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 

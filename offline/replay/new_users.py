@@ -26,7 +26,8 @@ from offline.matrix import IdMap, interaction_matrix
 from offline.models.popularity import PopularityConfig, PopularityModel
 from offline.neighbours import fit_neighbours, neighbour_matrix
 from offline.preference import stored_value
-from offline.recommender import Recommender, RecentHistory
+from offline.recent import RecentHistory
+from offline.recommender import Recommender
 from offline.replay.events import ReplayEvents, events_from_table
 from offline.replay.local import DirectStep, initial_lists, play_local
 from offline.replay.prequential import prequential_metrics, ranks_in_lists
