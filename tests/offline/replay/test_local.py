@@ -155,3 +155,22 @@ def test_val_replay_has_next_split_metrics_and_the_retrain_reference(art: Artifa
             swiped.setdefault(u, set()).add(m)
         assert all(not swiped[u] & set(ids.tolist()) for u, ids in o.play.final.items()), o.name
     assert_offline_start_is_the_offline_report(art, outcome.references["static@test"].metrics["offline_start/ndcg@10"])
+
+
+def test_new_user_replay_and_responsiveness_in_the_report(art: ArtifactVersion, small_artifacts: Path,
+                                                          tmp_path: Path) -> None:
+    cfg = ReplayConfig("test", ("static", "recency_neighbours"), OnlineSettings(), limit=100, new_users=True,
+                       responsiveness=True)
+    outcome = Replayer(art, small_artifacts, cfg).run()
+    assert set(outcome.new_users) == set(outcome.responsiveness) == {"static", "recency_neighbours"}
+    nu = outcome.new_users
+    assert nu["static"]["users"] == nu["recency_neighbours"]["users"] > 0
+    # held-out users are new to the refit model: the rule that learns from their swipes wins
+    assert nu["recency_neighbours"]["ndcg@10"] > nu["static"]["ndcg@10"]
+    rs = outcome.responsiveness
+    assert rs["static"]["replaced@10"] < 1 < 4 <= rs["recency_neighbours"]["replaced@10"]
+    files = write_report(outcome, tmp_path / "r.json")
+    assert files["new_users"].stat().st_size > 0 and files["responsiveness"].stat().st_size > 0
+    metrics = json.loads(files["metrics"].read_text())
+    assert metrics["recency_neighbours"]["new_users/ndcg@10"] == pytest.approx(nu["recency_neighbours"]["ndcg@10"])
+    assert "new_users.png" in files["markdown"].read_text()
