@@ -60,8 +60,7 @@ app = faust.App(
     table_standby_replicas=settings.standby_replicas,
     **({"broker_client_id": settings.client_id} if settings.client_id else {}),
     consumer_auto_offset_reset="earliest",
-    # static membership: a restarted worker takes its partitions back at once instead of
-    # waiting out the dead member's session
+    # None: dynamic membership (a restarted worker waits out the dead one's session)
     consumer_group_instance_id=settings.instance_id(),
     Worker=Worker,
 )

@@ -71,14 +71,16 @@ class StreamSettings(BaseSettings, OnlineSettings):
     client_id: str | None = None
     """Kafka client id of the worker's consumer and producer (e.g. for broker quotas);
     None: faust's default."""
-    session_timeout: float = Field(60.0, ge=6.0)
-    """Seconds without a heartbeat after which the broker drops a worker from the group
-    (a restarted worker waits this long for a killed one's partitions)."""
+    session_timeout: float = Field(20.0, ge=6.0)
+    """Seconds without a heartbeat after which the broker drops a worker from the group: a
+    worker restarted after a crash waits this long for the dead one's partitions (measured:
+    served again 18 s after the restart began). Heartbeats come from the consumer's own thread,
+    so a busy event loop does not miss them; Kafka's own default is 45 s."""
     group_instance_id: str | None = None
-    """Static group membership id of this worker (``group.instance.id``): a restarted worker
-    with the same id gets its partitions back without waiting ``session_timeout``. None:
-    ``<app_id>-<hostname>-<web_port>`` (unique per worker on a host); "": dynamic membership
-    (a stopped worker's partitions move at once, a restarted one waits for the old session)."""
+    """Static group membership (``group.instance.id``, unique per worker), or None (default):
+    dynamic membership. With an id, a restarted worker takes its partitions back at once
+    (measured: served again in 5 s); experimental: in one of five full test runs the SIGKILL
+    test lost swipes after such a restart (not reproduced in nine more; cause unknown)."""
     shutdown_timeout: float = Field(8.0, gt=0)
     """Seconds after SIGTERM/SIGINT within which the worker exits, even when the broker is gone
     (uncommitted batches are processed again after a restart)."""
@@ -143,9 +145,7 @@ class StreamSettings(BaseSettings, OnlineSettings):
 
     def instance_id(self) -> str | None:
         """The worker's ``group.instance.id`` (see ``group_instance_id``), or None for dynamic membership."""
-        if self.group_instance_id is not None:
-            return self.group_instance_id or None
-        return f"{self.app_id}-{socket.gethostname()}-{self.web_port}"
+        return self.group_instance_id or None
 
     def topic_partitions(self) -> dict[str, int]:
         """The project's topics and their partition counts: created up front by ``movierec
