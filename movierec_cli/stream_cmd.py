@@ -100,14 +100,10 @@ def worker(
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="Faust worker log level."),
 ) -> None:
     """Run the stream worker (same as `faust -A stream_app.app worker`); configure it with
-    MOVIEREC_* environment variables (see stream_app/settings.py)."""
+    MOVIEREC_* environment variables (see stream_app/settings.py). The worker creates the
+    project's missing topics itself before it joins (stream_app/preflight.py)."""
     import sys
 
-    from stream_app.admin import ensure_topics
-    from stream_app.settings import StreamSettings
-
-    settings = StreamSettings()
-    ensure_topics(settings.connection(), settings.topic_partitions())
     from stream_app.app import app as faust_app
 
     sys.argv = ["movierec-stream", "worker", "-l", loglevel]
