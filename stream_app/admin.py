@@ -38,7 +38,7 @@ def ensure_topics(bootstrap_servers: str | KafkaConnection, partitions_by_topic:
     created = []
     for name, future in admin.create_topics(new, operation_timeout=timeout_s, request_timeout=timeout_s).items():
         try:
-            future.result()
+            future.result(timeout=timeout_s + 5)
             created.append(name)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:  # lost a race: fine

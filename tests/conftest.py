@@ -100,12 +100,16 @@ def topic_factory(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
 
     yield make
     if created:  # best effort: an external broker should not fill up with test topics
-        futures = AdminClient({"bootstrap.servers": kafka_bootstrap}).delete_topics(created, operation_timeout=10)
+        # Keep the client referenced until its futures resolve (a client collected mid-request
+        # may leave them pending), and bound each wait: cleanup must never hang the suite.
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        futures = admin.delete_topics(created, operation_timeout=10, request_timeout=15)
         for future in futures.values():
             try:
-                future.result()
+                future.result(timeout=30)
             except Exception:  # noqa: BLE001
                 pass
+        del admin
 
 
 ML_SMALL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-latest-small"

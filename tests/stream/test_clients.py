@@ -138,4 +138,4 @@ def test_ensure_topics_is_idempotent(kafka_bootstrap: str) -> None:
 
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     assert len(admin.list_topics(name, timeout=10).topics[name].partitions) == 3
-    admin.delete_topics([name], operation_timeout=10)[name].result()
+    admin.delete_topics([name], operation_timeout=10, request_timeout=15)[name].result(timeout=30)
