@@ -10,12 +10,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 # Dependencies first, in their own layer (rebuilt only when pyproject.toml changes), then our code.
 COPY pyproject.toml README.md ./
-RUN mkdir offline stream_app schemas movierec_cli \
-    && touch offline/__init__.py stream_app/__init__.py schemas/__init__.py movierec_cli/__init__.py \
+RUN mkdir online schemas offline stream_app replay movierec_cli \
+    && touch online/__init__.py schemas/__init__.py offline/__init__.py stream_app/__init__.py \
+             replay/__init__.py movierec_cli/__init__.py \
     && pip install . && pip uninstall --yes movierec && rm -rf build
+COPY online/ online/
+COPY schemas/ schemas/
 COPY offline/ offline/
 COPY stream_app/ stream_app/
-COPY schemas/ schemas/
+COPY replay/ replay/
 COPY movierec_cli/ movierec_cli/
 RUN pip install --no-deps . && rm -rf build
 

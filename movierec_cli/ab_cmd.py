@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from offline.ab import ABReport
-from offline.ab_kafka import ReadSummary, kafka_ab_report
 from offline.artifacts import write_json_atomic
+from stream_app.ab_kafka import ReadSummary, kafka_ab_report
 from stream_app.settings import StreamSettings
 
 app = typer.Typer(no_args_is_help=True, help="Online A/B evaluation of champion and challenger.")

@@ -31,7 +31,7 @@ def _bar(progress: bool) -> Any:
 
 def _params(art_path: Path, step: float | None, half_life_days: float | None, max_norm_factor: float | None,
             foldin_regularization: float | None, cold_start_swipes: int | None) -> Any:
-    from offline.replay.params import with_knobs, worker_defaults
+    from replay.params import with_knobs, worker_defaults
 
     p = worker_defaults(art_path)  # env, then online_tuning.json, then defaults
     overrides = {k: v for k, v in (("additive__step", step), ("additive__half_life_days", half_life_days),
@@ -94,9 +94,9 @@ def replay(
     from confluent_kafka import KafkaException
 
     from offline.artifacts import ArtifactError, load_version
-    from offline.replay.kafka_replay import KafkaOptions, ReplayStalled
-    from offline.replay.report import metrics_json, write_report
-    from offline.replay.run import ReplayConfig, Replayer
+    from replay.kafka_replay import KafkaOptions, ReplayStalled
+    from replay.report import metrics_json, write_report
+    from replay.run import ReplayConfig, Replayer
     from stream_app.settings import StreamSettings
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -127,7 +127,7 @@ def replay(
         extra["kafka_vs_local"] = _compare(replayer, outcome)
     files = write_report(outcome, out, extra)
     console.print(results_table(metrics_json(outcome), f"Replay of {split} ({len(outcome.events):,} events, {via})"))
-    from offline.replay.report import accounting, ratios
+    from replay.report import accounting, ratios
 
     for name, a in accounting(outcome).items():
         if a["via"] == "kafka":
@@ -149,7 +149,7 @@ def _compare(replayer: Any, outcome: Any) -> dict[str, dict[str, float]]:
     """Play the kafka strategies locally too; how many events saw a different list."""
     import numpy as np
 
-    from offline.replay.run import score
+    from replay.run import score
 
     out = {}
     for name, o in outcome.strategies.items():
@@ -184,8 +184,8 @@ def tune_cmd(
     from tqdm.auto import tqdm
 
     from offline.artifacts import load_version
-    from offline.replay.params import worker_defaults
-    from offline.replay.tune import OBJECTIVE, RuleSpace, SearchSpace, best, save_tuning, tune
+    from replay.params import worker_defaults
+    from replay.tune import OBJECTIVE, RuleSpace, SearchSpace, best, save_tuning, tune
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     art = load_version(artifacts, version)

@@ -1,7 +1,7 @@
 """Online A/B evaluation: each variant's hit rate of shown lists and a two-proportion z-test.
 
 Pure (standard library, numpy-free, ``scipy.stats.norm`` for the p-value); the Kafka adapter
-is ``offline.ab_kafka``.
+is ``stream_app.ab_kafka``.
 
 Definitions, per user, over the user's events in time order (lists shown and swipes):
 

@@ -24,12 +24,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from online.preference import confidence  # C = 1 + alpha |p|: one definition, in the online core
+# C = 1 + alpha |p| and bucket -> preference: one definition each, in the online core
+# (schemas imports bucket_to_preference from there; re-exported here for offline callers)
+from online.preference import PREFERENCE_OF_BUCKET, bucket_to_preference, confidence
+
+__all__ = ["BUCKET_UPPER_EDGES", "PREFERENCE_OF_BUCKET", "bucket_to_preference", "confidence",
+           "rating_to_bucket", "rating_to_preference", "stored_value"]
 
 # Upper edges of buckets 1, 2 and 3; anything above the last edge is bucket 4.
 BUCKET_UPPER_EDGES: tuple[float, float, float] = (2.0, 3.0, 4.0)
-PREFERENCE_OF_BUCKET: dict[int, int] = {1: -2, 2: -1, 3: 1, 4: 2}
-_PREF_LOOKUP = np.array([0, -2, -1, 1, 2], dtype=np.int8)  # index = bucket
 
 
 def rating_to_bucket(rating: npt.ArrayLike) -> npt.NDArray[np.int8]:
@@ -37,14 +40,6 @@ def rating_to_bucket(rating: npt.ArrayLike) -> npt.NDArray[np.int8]:
     r = np.asarray(rating, dtype=np.float32)
     # bucket = 1 + number of upper edges strictly below r
     return (1 + np.searchsorted(np.asarray(BUCKET_UPPER_EDGES, np.float32), r, side="left")).astype(np.int8)
-
-
-def bucket_to_preference(bucket: npt.ArrayLike) -> npt.NDArray[np.int8]:
-    """Map buckets 1-4 to preferences -2, -1, +1, +2. Raises on a bucket outside 1-4."""
-    b = np.asarray(bucket)
-    if b.size and (b.min() < 1 or b.max() > 4):
-        raise ValueError(f"bucket outside 1-4: min={b.min()}, max={b.max()}")
-    return _PREF_LOOKUP[b.astype(np.int64)]
 
 
 def rating_to_preference(rating: npt.ArrayLike) -> npt.NDArray[np.int8]:

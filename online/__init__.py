@@ -1,10 +1,12 @@
 """The online core: how one swipe changes a user's vector and list (pure numpy/scipy).
 
-Below both ``offline`` (training, replay, the serving ``Recommender``) and ``stream_app``
-(the Kafka worker): both import it, it imports neither, so the worker, the replay, the demo
-and the tests run the same rules. Modules:
+The lowest layer: ``online`` -> ``schemas`` -> ``offline`` (training, the serving
+``Recommender``) -> ``stream_app`` (the Kafka worker) -> ``replay`` -> ``movierec_cli``, each
+importing only the ones before it (``tests/test_layers.py``). All of them import this core,
+it imports none of them, so the worker, the replay, the demo and the tests run the same
+rules. Modules:
 
-* ``preference``: confidences of signed preferences;
+* ``preference``: buckets to signed preferences, and their confidences;
 * ``state``: ``UserState``, one user's bounded online state (versioned bytes);
 * ``foldin`` / ``additive`` / ``recency``: the vector update rules' math;
 * ``overlay``: the item-neighbour score overlay and per-user standardisation;

@@ -28,7 +28,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
                       model_validator)
 from pydantic_core import to_json
 
-from offline.preference import bucket_to_preference
+from online.preference import bucket_to_preference
 
 MAX_ID = 2**63 - 1
 """Largest user or movie id: ids fit a signed 64-bit integer (Java/Kafka clients, numpy int64)."""

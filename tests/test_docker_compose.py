@@ -68,6 +68,15 @@ def test_dockerfile_builds_the_worker() -> None:
     assert 'CMD ["movierec", "stream", "worker"]' in text
 
 
+def test_dockerfile_copies_every_package() -> None:
+    """The image holds every package pyproject.toml installs (online/ was once missing)."""
+    import tomllib
+    text = (ROOT / "Dockerfile").read_text()
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    missing = [p.rstrip("*") for p in include if f"COPY {p.rstrip('*')}/ {p.rstrip('*')}/" not in text]
+    assert not missing, f"Dockerfile does not COPY {missing}"
+
+
 def test_the_containers_worker_settings_are_valid_and_listen_on_every_interface() -> None:
     """The worker's MOVIEREC_* settings in docker-compose.yml and the Dockerfile pass the worker's
     validation: they bind every interface and advertise the container's host name (0.0.0.0 as

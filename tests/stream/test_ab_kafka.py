@@ -1,4 +1,4 @@
-"""The A/B report read from real topics (offline.ab_kafka) and `movierec ab report`."""
+"""The A/B report read from real topics (stream_app.ab_kafka) and `movierec ab report`."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,8 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from offline.ab_kafka import kafka_ab_report
 from schemas.events import RecommendationList, SwipeEvent
+from stream_app.ab_kafka import kafka_ab_report
 
 pytestmark = pytest.mark.integration
 T0 = 1_700_000_000_000  # ms

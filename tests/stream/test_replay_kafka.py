@@ -10,13 +10,13 @@ import pytest
 
 from offline.artifacts import load_version
 from offline.recommender import Recommender, UnknownMovieError
-from offline.replay.events import ReplayEvents, split_events
-from offline.replay.kafka_replay import KafkaOptions
-from offline.replay.local import PlayResult
-from offline.replay.params import with_knobs
 from online.settings import OnlineSettings
-from offline.replay.prequential import after_lists
-from offline.replay.run import ReplayConfig, Replayer, score
+from replay.events import ReplayEvents, split_events
+from replay.kafka_replay import KafkaOptions
+from replay.local import PlayResult
+from replay.params import with_knobs
+from replay.prequential import after_lists
+from replay.run import ReplayConfig, Replayer, score
 from stream_app.user_state import UserState
 from tests.ranking import assert_same_ranking, scores_at
 

@@ -10,11 +10,11 @@
 * ``run``: every strategy over one split; ``tune``: search the update rules on val;
 * ``report``: JSON, Markdown and PNG output.
 """
-from offline.replay.events import HISTORY_BEFORE, ReplayEvents, events_from_table, split_events
-from offline.replay.local import DirectStep, PlayResult, PopularityStep, WorkerStep, initial_lists, play_local
-from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender, worker_defaults, with_knobs
-from offline.replay.prequential import PrequentialAccumulator, prequential_metrics, ranks_in_lists
-from offline.replay.run import ReplayConfig, ReplayOutcome, Replayer, StrategyOutcome
+from replay.events import HISTORY_BEFORE, ReplayEvents, events_from_table, split_events
+from replay.local import DirectStep, PlayResult, PopularityStep, WorkerStep, initial_lists, play_local
+from replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender, worker_defaults, with_knobs
+from replay.prequential import PrequentialAccumulator, prequential_metrics, ranks_in_lists
+from replay.run import ReplayConfig, ReplayOutcome, Replayer, StrategyOutcome
 
 __all__ = [
     "ALL_STRATEGIES", "HISTORY_BEFORE", "WORKER_STRATEGIES", "DirectStep", "PlayResult",

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from offline.artifacts import write_json_atomic
-from offline.replay import run as run_mod
-from offline.replay.params import WORKER_STRATEGIES
-from offline.replay.prequential import rolling_mean
-from offline.replay.run import ReplayOutcome
+from replay import run as run_mod
+from replay.params import WORKER_STRATEGIES
+from replay.prequential import rolling_mean
+from replay.run import ReplayOutcome
 
 TABLE_COLUMNS = ("hit@10", "ndcg@10", "mrr@10", "hit@20", "ndcg@20", "mrr@20", "changed@10_mean",
                  "offline_start/ndcg@10", "offline_next/ndcg@10", "new_users/ndcg@10", "responsiveness/replaced@10",

@@ -28,10 +28,10 @@ from offline.neighbours import fit_neighbours, neighbour_matrix
 from offline.preference import stored_value
 from offline.recent import RecentHistory
 from offline.recommender import Recommender
-from offline.replay.events import ReplayEvents, events_from_table
-from offline.replay.local import DirectStep, initial_lists, play_local
-from offline.replay.prequential import prequential_metrics, ranks_in_lists
 from online.settings import OnlineSettings
+from replay.events import ReplayEvents, events_from_table
+from replay.local import DirectStep, initial_lists, play_local
+from replay.prequential import prequential_metrics, ranks_in_lists
 
 log = logging.getLogger(__name__)
 Half = Literal["val", "test"]

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from offline.recommender import Recommender
 from offline.scoring import top_n as select_top_n
-from offline.replay.events import ReplayEvents
+from replay.events import ReplayEvents
 from stream_app.processing import Incoming, process_batch
 from stream_app.user_state import UserState
 

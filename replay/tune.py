@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 
 from offline.artifacts import ArtifactVersion, write_json_atomic
-from offline.replay.events import HISTORY_BEFORE, ReplayEvents, split_events
-from offline.replay.local import DirectStep, initial_lists, play_local
-from offline.replay.params import build_recommender, with_knobs
 from online.settings import OnlineSettings
-from offline.replay.prequential import prequential_metrics, ranks_in_lists
+from replay.events import HISTORY_BEFORE, ReplayEvents, split_events
+from replay.local import DirectStep, initial_lists, play_local
+from replay.params import build_recommender, with_knobs
+from replay.prequential import prequential_metrics, ranks_in_lists
 from stream_app.settings import ONLINE_TUNING_FILE
 
 log = logging.getLogger(__name__)

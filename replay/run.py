@@ -39,15 +39,15 @@ from offline.artifacts import ArtifactVersion
 from offline.evaluate import evaluate_recommender
 from offline.matrix import interaction_matrix
 from offline.recommender import Recommender
-from offline.replay.events import HISTORY_BEFORE, ReplayEvents, Split, split_events
-from offline.replay.kafka_replay import KafkaOptions, play_kafka, worker_env
-from offline.replay.new_users import NewUserModel, new_user_metrics
-from offline.replay.responsiveness import responsiveness
-from offline.replay.local import IdList, PlayResult, PopularityStep, WorkerStep, initial_lists, play_local
-from offline.replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender, with_knobs
 from online.settings import OnlineSettings
-from offline.replay.prequential import KS, after_lists, list_changes, prequential_metrics, ranks_in_lists
-from offline.replay.retrain import retrained_recommender
+from replay.events import HISTORY_BEFORE, ReplayEvents, Split, split_events
+from replay.kafka_replay import KafkaOptions, play_kafka, worker_env
+from replay.local import IdList, PlayResult, PopularityStep, WorkerStep, initial_lists, play_local
+from replay.new_users import NewUserModel, new_user_metrics
+from replay.params import ALL_STRATEGIES, WORKER_STRATEGIES, build_recommender, with_knobs
+from replay.prequential import KS, after_lists, list_changes, prequential_metrics, ranks_in_lists
+from replay.responsiveness import responsiveness
+from replay.retrain import retrained_recommender
 
 log = logging.getLogger(__name__)
 Bar = Callable[[str, int], Any]

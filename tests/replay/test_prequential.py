@@ -11,9 +11,9 @@ import scipy.sparse as sp
 from offline.matrix import IdMap
 from offline.models.popularity import PopularityModel
 from offline.recommender import Recommender
-from offline.replay.events import events_from_table
-from offline.replay.local import DirectStep, WorkerStep, initial_lists, play_local
-from offline.replay.prequential import (
+from replay.events import events_from_table
+from replay.local import DirectStep, WorkerStep, initial_lists, play_local
+from replay.prequential import (
     PrequentialAccumulator,
     after_lists,
     list_changes,

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 from confluent_kafka import Consumer
 
-from offline.replay.events import ReplayEvents
-from offline.replay.local import IdList, PlayResult, pad
+from replay.events import ReplayEvents
+from replay.local import IdList, PlayResult, pad
 from schemas.events import DeadLetter, SwipeEvent
 from stream_app.clients import RecommendationConsumer, SwipeProducer
 from stream_app.kafka_config import KafkaConnection

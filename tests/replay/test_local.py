@@ -11,13 +11,13 @@ import scipy.sparse as sp
 
 from offline.artifacts import ArtifactVersion, load_version
 from offline.evaluate import relevant_from_holdout
-from offline.replay.events import split_events
-from offline.replay.local import DirectStep, WorkerStep, initial_lists, play_local
-from offline.replay.params import build_recommender, worker_defaults
 from online.settings import OnlineSettings
-from offline.replay.report import write_report
-from offline.replay.run import ReplayConfig, Replayer
-from offline.replay.tune import RuleSpace, SearchSpace, save_tuning, tune
+from replay.events import split_events
+from replay.local import DirectStep, WorkerStep, initial_lists, play_local
+from replay.params import build_recommender, worker_defaults
+from replay.report import write_report
+from replay.run import ReplayConfig, Replayer
+from replay.tune import RuleSpace, SearchSpace, save_tuning, tune
 from stream_app.settings import ONLINE_TUNING_FILE, StreamSettings
 from tests.ranking import assert_same_ranking, near, scores_at
 
