@@ -170,8 +170,16 @@ class Recommender:
     def vector(self, state: UserState) -> npt.NDArray[np.float32] | None:
         """The state's vector when this model and strategy computed it; else the rule derives
         one (the exact fold-in for foldin/additive, the artifact's for static); None: cold."""
-        view = self.view(state)
-        return view.vector if view.vector is not None else self.rule.derive(view)
+        return self.vectors([self.view(state)])[0]
+
+    def vectors(self, views: Sequence[UserView]) -> list[npt.NDArray[np.float32] | None]:
+        """``vector`` for a batch of views: the stored ones, the rest derived in one batch."""
+        out = [v.vector for v in views]
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            for i, vec in zip(missing, self.rule.derive_many([views[i] for i in missing])):
+                out[i] = vec
+        return out
 
     def apply(self, state: UserState, movie_id: int, preference: int, occurred_at: float,
               event_id: str | None = None) -> UserState:
@@ -184,8 +192,11 @@ class Recommender:
         if preference not in VALID_PREFERENCES:
             raise ValueError(f"preference must be one of -2, -1, 1, 2, got {preference}")
         m = self.movie_index(movie_id)
-        elapsed = occurred_at - state.last_event_at if state.last_event_at > 0 else 0.0
-        vec = self.rule.update(self.view(state, elapsed), m, preference)
+        if self.rule.stateless:  # the vector follows from the swipes: derived, batched, when ranked
+            vec = None
+        else:
+            elapsed = occurred_at - state.last_event_at if state.last_event_at > 0 else 0.0
+            vec = self.rule.update(self.view(state, elapsed), m, preference)
         return state.with_swipe(int(movie_id), preference, occurred_at, event_id, vec, self.model_version,
                                 self.rule.name)
 
@@ -194,12 +205,13 @@ class Recommender:
         base_m, _, _ = self._base(state.user_id)
         return np.union1d(base_m, self._swipes(state)[0])
 
-    def _exclusions(self, states: Sequence[UserState]) -> sp.csr_matrix:
-        """(b, n_movies) CSR of the movies each state's user has seen."""
-        seen = [self.seen(s) for s in states]
-        indptr = np.r_[0, np.cumsum([len(x) for x in seen])]
-        cols = np.concatenate(seen) if seen else np.zeros(0, np.int64)
-        return sp.csr_matrix((np.ones(len(cols), np.float32), cols, indptr), shape=(len(states), len(self.movies)))
+    def _exclusions(self, views: Sequence[UserView]) -> sp.csr_matrix:
+        """(b, n_movies) CSR of the movies each view's user has seen (history and swipes; a
+        movie in both appears twice, which masks it the same)."""
+        parts = [a for v in views for a in (v.history[0], v.swipes[0])]
+        indptr = np.r_[0, np.cumsum([len(v.history[0]) + len(v.swipes[0]) for v in views])]
+        cols = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return sp.csr_matrix((np.ones(len(cols), np.float32), cols, indptr), shape=(len(views), len(self.movies)))
 
     def recommend_states(self, states: Sequence[UserState], n: int, exclude_seen: bool = True) -> list[Ranked]:
         """Lists for a batch of users: all users with a vector scored in one matrix product.
@@ -210,10 +222,11 @@ class Recommender:
         if self.rule.blends_cold_start:
             return self._recommend_blended(states, n, exclude_seen)
         out: list[Ranked | None] = [None] * len(states)
-        warm = [(i, v) for i, s in enumerate(states) if (v := self.vector(s)) is not None]
+        views = [self.view(s) for s in states]
+        warm = [(i, v) for i, v in enumerate(self.vectors(views)) if v is not None]
         if warm:
             rows, vecs = zip(*warm)
-            exclude = self._exclusions([states[i] for i in rows]) if exclude_seen else None
+            exclude = self._exclusions([views[i] for i in rows]) if exclude_seen else None
             idx, scores = recommend(np.stack(vecs), self.item_factors, n, exclude)
             for j, i in enumerate(rows):
                 out[i] = self._ranked(idx[j], scores[j], "model")
@@ -231,7 +244,7 @@ class Recommender:
         user liked (``genre_popular_scores``) and the overlay the rule's (item neighbours).
         """
         shares = np.array([self.rule.model_share(v) for v in views], dtype=np.float32)
-        vecs = [v.vector if v.vector is not None else self.rule.derive(v) for v in views]
+        vecs = self.vectors(views)
         k = self.item_factors.shape[1]
         # z(u . y) for every user with a vector, one product (ItemMoments: mean and sd in O(k^2))
         out = self._moments.standardised_scores(
@@ -240,10 +253,14 @@ class Recommender:
         extra = self.rule.overlay(views)
         if extra is not None:
             add_sparse(out, extra)
-        for i, view in enumerate(views):
-            if shares[i] < 1:
-                out[i] *= shares[i]
-                out[i] += (1.0 - shares[i]) * standardise(self._cold_scores(view)[None, :])[0]
+        blend = np.flatnonzero(shares < 1)
+        if len(blend):
+            # a (z(model) + overlay) + (1 - a) z(cold start), for the users still blending
+            cold = self._cold_z([views[i] for i in blend])
+            a = shares[blend, None]
+            cold *= 1.0 - a
+            out[blend] *= a
+            out[blend] += cold
         return out
 
     def _recommend_blended(self, states: Sequence[UserState], n: int, exclude_seen: bool) -> list[Ranked]:
@@ -258,25 +275,22 @@ class Recommender:
         for start in range(0, len(active), _BLOCK):
             rows = active[start:start + _BLOCK]
             scores = self.blended_scores([views[i] for i in rows])
-            exclude = None
-            if exclude_seen:
-                seen = [np.union1d(views[i].history[0], views[i].swipes[0]) for i in rows]
-                indptr = np.r_[0, np.cumsum([len(x) for x in seen])]
-                exclude = sp.csr_matrix((np.ones(int(indptr[-1]), np.float32), np.concatenate(seen), indptr),
-                                        shape=(len(rows), len(self.movies)))
+            exclude = self._exclusions([views[i] for i in rows]) if exclude_seen else None
             idx, top = top_n(scores, n, exclude)
             for j, i in enumerate(rows):
                 out[i] = self._ranked(idx[j], top[j], "model")
         return [r for r in out if r is not None]
 
-    def _cold_scores(self, view: UserView) -> npt.NDArray[np.float32]:
-        """(n_movies,) cold-start scores: popular movies in the genres of the liked swipes."""
-        m, p = view.swipes
-        liked = m[p > 0]
-        if not len(liked):
-            return self.popularity_scores
-        return self.popularity.genre_popular_scores(self.item_genres[liked].sum(axis=0), self.item_genres,
-                                                    self.cold_start_kind)
+    def _cold_z(self, views: Sequence[UserView]) -> npt.NDArray[np.float32]:
+        """(b, n_movies) standardised cold-start scores: popular movies in the genres of each
+        user's liked swipes (the plain popularity where there is none)."""
+        liked = [m[p > 0] for m, p in (v.swipes for v in views)]
+        weights = np.stack([self.item_genres[m].sum(axis=0) for m in liked]).astype(np.float64)
+        out = self.popularity.genre_popular_z_many(weights, self.item_genres, self.cold_start_kind)
+        none = [i for i, m in enumerate(liked) if not len(m)]
+        if none:
+            out[none] = standardise(self.popularity_scores[None, :])[0]
+        return out
 
     def _ranked(self, idx: npt.NDArray[np.int64], scores: npt.NDArray[np.float32], source: str) -> Ranked:
         keep = idx >= 0

@@ -87,6 +87,36 @@ def seed_weights(movie_indices: npt.ArrayLike, preferences: npt.ArrayLike, decay
     return np.array(seeds, dtype=np.int64), decay ** np.array(ages, dtype=np.float64)
 
 
+def seed_weights_many(recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], decay: float,
+                      max_seeds: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """``seed_weights`` of a batch of users without a loop over their interactions.
+
+    Returns (b,) int64 seeds per user, then (m,) int64 seed movies and (m,) float64 weights of
+    all users one after the other, each user's in ``seed_weights``' order (newest first).
+    """
+    lengths = np.array([np.size(m) for m, _ in recent], dtype=np.int64)
+    if not lengths.sum():
+        return np.zeros(len(recent), np.int64), np.zeros(0, np.int64), np.zeros(0)
+    movie = np.concatenate([np.asarray(m, dtype=np.int64).ravel() for m, _ in recent])
+    pref = np.concatenate([np.asarray(p).ravel() for _, p in recent])
+    user = np.repeat(np.arange(len(recent)), lengths)
+    age = np.repeat(np.cumsum(lengths) - 1, lengths) - np.arange(len(movie))  # later interactions, liked or not
+    liked = pref > 0
+    user, movie, age = user[liked], movie[liked], age[liked]
+    # each (user, movie) once, at its newest like: sorted by user, movie, age, the first of a run
+    order = np.lexsort((age, movie, user))
+    user, movie, age = user[order], movie[order], age[order]
+    first = np.r_[True, (user[1:] != user[:-1]) | (movie[1:] != movie[:-1])][:len(user)]
+    user, movie, age = user[first], movie[first], age[first]
+    # per user, newest first, at most max_seeds
+    order = np.lexsort((age, user))
+    user, movie, age = user[order], movie[order], age[order]
+    counts = np.bincount(user, minlength=len(recent))
+    rank = np.arange(len(user)) - np.repeat(np.cumsum(counts) - counts, counts)
+    keep = rank < max_seeds
+    return np.minimum(counts, max_seeds), movie[keep], decay ** age[keep].astype(np.float64)
+
+
 @dataclass(frozen=True, eq=False)
 class NeighbourOverlay:
     """beta * (seed weights) @ S for a batch of users.
@@ -111,11 +141,8 @@ class NeighbourOverlay:
             recent: per user (movie indices, preferences) of their recent interactions, oldest first.
         """
         n, s = self.rows.shape[0], self.rows
-        seeds, weights = zip(*(seed_weights(idx, pref, self.decay, self.max_seeds) for idx, pref in recent)) \
-            if recent else ((), ())
-        per_user = np.array([len(x) for x in seeds], dtype=np.int64)
-        j = np.concatenate(seeds) if seeds else np.zeros(0, np.int64)  # (m,) seed movies, user by user
-        w = np.concatenate(weights) * self.beta if seeds else np.zeros(0)  # (m,) their weights
+        per_user, j, w = seed_weights_many(recent, self.decay, self.max_seeds)  # (m,) seed movies, user by user
+        w = w * self.beta  # (m,) their weights
         starts, counts = s.indptr[j], s.indptr[j + 1] - s.indptr[j]
         # the entries of rows j of S, one after the other: positions starts[i] .. starts[i] + counts[i]
         pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())

@@ -17,9 +17,18 @@ over every movie i (movies outside the window: p = 0, c = 1, implicit's conventi
 with p_s = 1 for a liked movie (preference > 0), else 0 ("pushed away"). The cost is
 O(window k^2 + k^3), whatever the length of the user's history: YtY + lambda I is computed
 once per model, the window is bounded and x0 stands for everything older.
+
+``solve_many`` solves a batch of users at once. With G = YtY + lambda I, r the right-hand
+side and the window's rows Ys (w, k), w < k, Woodbury turns the (k, k) solve into a (w, w)
+one against the precomputed G^-1 and Z = Y G^-1 (n_movies, k):
+
+    x = G^-1 r - Zs^T (D^-1 + Ys Zs^T)^-1 Ys G^-1 r,    D = diag(c_s - 1)
+
+with every product batched over the users; only the small SPD solves run one per user.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +38,8 @@ from scipy.linalg import LinAlgError, lapack
 from online.preference import all_valid
 
 FloatArray = npt.NDArray[np.float32]
+Interactions = tuple[npt.ArrayLike, npt.ArrayLike]
+"""(n,) movie indices and (n,) preferences of one user, oldest first."""
 
 
 def recency_boost(n: int, boost: float, decay: float) -> npt.NDArray[np.float64]:
@@ -120,6 +131,83 @@ class RecencyFoldIn:
         if info != 0:
             raise LinAlgError(f"posv failed (info={info})")
         return x.astype(np.float32)
+
+    @property
+    def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray]:
+        """(k, k) float64 G^-1 = (YtY + lambda I)^-1 and (n_movies, k) float32 Z = Y G^-1, once."""
+        cached = self.__dict__.get("_inverse_cache")
+        if cached is None:
+            g_inv = np.linalg.inv(self.gram_reg)
+            g_inv = (g_inv + g_inv.T) / 2  # exactly symmetric
+            cached = (g_inv, (self.item_factors.astype(np.float64) @ g_inv).astype(np.float32))
+            object.__setattr__(self, "_inverse_cache", cached)
+        return cached
+
+    def solve_many(self, offline: Sequence[npt.ArrayLike | None], recent: Sequence[Interactions]) -> FloatArray:
+        """``solve`` for a batch of users: (b, k) float32, row i = ``solve(offline[i], *recent[i])``
+        up to rounding (Woodbury, see the module docstring; a window >= k solves one by one).
+
+        Args:
+            offline: per user the (k,) artifact vector x0, or None.
+            recent: per user (movie indices, preferences), oldest first.
+        """
+        b, k, w = len(recent), self.item_factors.shape[1], self.window
+        if len(offline) != b:
+            raise ValueError(f"{len(offline)} offline vectors for {b} users")
+        if w >= k or b == 0:
+            out = np.zeros((b, k), np.float32)
+            for row, (x0, (m, p)) in enumerate(zip(offline, recent)):
+                out[row] = self.solve(x0, m, p)
+            return out
+        idx, pref, valid = self._padded(recent)  # (b, w), right-aligned: column w-1 is the newest
+        # a movie seen twice counts once, with its newest entry: drop an entry whose movie comes again later
+        later = (idx[:, :, None] == idx[:, None, :]) & valid[:, None, :] & np.triu(np.ones((w, w), bool), 1)
+        keep = valid & ~later.any(axis=2)
+        conf = (1.0 + self.alpha * np.abs(pref, dtype=np.float64)) * self._boosts[None, :]  # (b, w) c_s
+        extra = np.where(keep, conf - 1.0, 0.0)  # (b, w) c_s - 1
+        liked = np.where(keep & (pref > 0), conf, 0.0)  # (b, w) c_s p_s
+        ys = self.item_factors[idx]  # (b, w, k) float32
+        r = np.matmul(liked.astype(np.float32)[:, None, :], ys)[:, 0].astype(np.float64)  # (b, k) Ys^T C_s p_s
+        known = [row for row, x0 in enumerate(offline) if x0 is not None]
+        if known:
+            r[known] += self.regularization * self.anchor * np.stack([offline[row] for row in known]).astype(np.float64)
+        g_inv, z = self._inverse
+        g = r @ g_inv  # (b, k) G^-1 r
+        active = extra > 0  # entries that change the matrix (c_s = 1 only adds to r)
+        ys = np.where(active[..., None], ys, np.float32(0.0))
+        zs = np.where(active[..., None], z[idx], np.float32(0.0))  # (b, w, k) rows of Y G^-1
+        small = np.matmul(ys, zs.transpose(0, 2, 1)).astype(np.float64)  # (b, w, w) Ys G^-1 Ys^T
+        diag = np.arange(w)
+        small[:, diag, diag] += np.where(active, 1.0 / np.where(active, extra, 1.0), 1.0)  # + D^-1
+        v = np.matmul(ys, g.astype(np.float32)[:, :, None])[:, :, 0].astype(np.float64)  # (b, w) Ys G^-1 r
+        # t = (D^-1 + Ys G^-1 Ys^T)^-1 Ys G^-1 r   (SPD, one Cholesky posv per user)
+        for row in range(b):
+            _, v[row], info = lapack.dposv(small[row], v[row], lower=1, overwrite_a=1, overwrite_b=0)
+            if info != 0:
+                raise LinAlgError(f"posv failed (info={info})")
+        # x = G^-1 r - Zs^T t
+        return (g - np.matmul(v[:, None, :], zs)[:, 0]).astype(np.float32)
+
+    def _padded(self, recent: Sequence[Interactions]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8],
+                                                               npt.NDArray[np.bool_]]:
+        """(b, window) movie indices, preferences and a validity mask of each user's newest
+        ``window`` interactions, right-aligned (padding on the left); raises on bad input."""
+        b, w = len(recent), self.window
+        tails = [(np.asarray(m).ravel()[-w:], np.asarray(p).ravel()[-w:]) for m, p in recent]
+        lengths = np.array([len(m) for m, _ in tails], dtype=np.int64)
+        if any(len(m) != len(p) for m, p in tails) or any(np.size(m) != np.size(p) for m, p in recent):
+            raise ValueError("movie_indices and preferences differ in length")
+        valid = np.arange(w)[None, :] >= (w - lengths)[:, None]  # (b, w) right-aligned
+        idx = np.zeros((b, w), np.int64)
+        pref = np.zeros((b, w), np.int8)
+        if lengths.sum():
+            idx[valid] = np.concatenate([m for m, _ in tails]).astype(np.int64, copy=False)
+            pref[valid] = np.concatenate([p for _, p in tails]).astype(np.int8, copy=False)
+        if not all_valid(pref[valid]):
+            raise ValueError("preferences must be in {-2, -1, 1, 2}")
+        if valid.any() and (idx[valid].min() < 0 or idx[valid].max() >= len(self.item_factors)):
+            raise IndexError(f"movie index outside 0..{len(self.item_factors) - 1}")
+        return idx, pref, valid
 
 
 __all__ = ["RecencyFoldIn", "recency_boost"]

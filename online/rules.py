@@ -2,8 +2,11 @@
 
 A strategy decides three things for one model: the user vector after a swipe (``update``),
 the vector of a state it did not compute itself (``derive``: another model version, another
-strategy, or no swipe yet) and what, besides the vector's dot products, lifts movies in the
-list (``overlay``, the item-neighbour rows; None for most). New users: a rule with
+strategy, or no swipe yet; ``derive_many`` for a batch) and what, besides the vector's dot
+products, lifts movies in the list (``overlay``, the item-neighbour rows; None for most). A
+``stateless`` rule's vector is a function of the view alone (the artifact's vector, history
+and swipes), so a state need not carry it: the serving model derives it for a whole batch
+when it ranks, once per user and batch instead of once per swipe. New users: a rule with
 ``blends_cold_start`` gets a vector from the first swipe and its list score takes over from
 the genre cold start over ``BlendSettings.swipes`` swipes (``model_share``); the others switch
 at ``cold_start_swipes``.
@@ -84,9 +87,13 @@ class UserView:
         return replace(self, swipes=(np.append(m, np.int64(movie)), np.append(p, np.int8(preference))), vector=None)
 
     def sequence(self) -> Interactions:
-        """(n,) recent history then swipes, oldest first."""
-        return (np.concatenate((self.recent[0], self.swipes[0])).astype(np.int64, copy=False),
-                np.concatenate((self.recent[1], self.swipes[1])).astype(np.int8, copy=False))
+        """(n,) recent history then swipes, oldest first (computed once per view)."""
+        cached = self.__dict__.get("_sequence")
+        if cached is None:
+            cached = (np.concatenate((self.recent[0], self.swipes[0])).astype(np.int64, copy=False),
+                      np.concatenate((self.recent[1], self.swipes[1])).astype(np.int8, copy=False))
+            object.__setattr__(self, "_sequence", cached)
+        return cached
 
 
 class UpdateRule(Protocol):
@@ -94,9 +101,13 @@ class UpdateRule(Protocol):
 
     name: ClassVar[str]
     blends_cold_start: ClassVar[bool]
+    stateless: ClassVar[bool]
 
     def derive(self, user: UserView) -> FloatArray | None:
         """(k,) vector of a user whose state holds none for this model and strategy; None: cold."""
+
+    def derive_many(self, users: Sequence[UserView]) -> list[FloatArray | None]:
+        """``derive`` for a batch (the same vectors up to rounding)."""
 
     def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
         """(k,) vector after ``user`` (before the swipe) swipes ``movie`` (index) with ``preference``."""
@@ -128,6 +139,7 @@ class Rule:
 
     name: ClassVar[str] = ""
     blends_cold_start: ClassVar[bool] = False
+    stateless: ClassVar[bool] = True
 
     def __init__(self, context: ModelContext, settings: OnlineSettings) -> None:
         self.context, self.settings = context, settings
@@ -151,6 +163,9 @@ class Rule:
 
     def derive(self, user: UserView) -> FloatArray | None:
         return self.exact_foldin(user)
+
+    def derive_many(self, users: Sequence[UserView]) -> list[FloatArray | None]:
+        return [self.derive(u) for u in users]
 
     def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
         return self.derive(user.with_swipe(movie, preference))
@@ -184,6 +199,7 @@ class Additive(Rule):
     fold-in where there is no current vector."""
 
     name = "additive"
+    stateless = False  # each swipe moves the previous vector
 
     def __init__(self, context: ModelContext, settings: OnlineSettings) -> None:
         super().__init__(context, settings)
@@ -220,6 +236,17 @@ class Recency(Rule):
         if not user.n_swipes or not self.warm(user):
             return user.offline
         return self.recency.solve(user.offline, *user.sequence())
+
+    def derive_many(self, users: Sequence[UserView]) -> list[FloatArray | None]:
+        out: list[FloatArray | None] = [u.offline for u in users]
+        solve = [i for i, u in enumerate(users) if u.n_swipes and self.warm(u)]
+        if len(solve) > 1:  # the batched (Woodbury) solve; one user: the direct one
+            vectors = self.recency.solve_many([users[i].offline for i in solve], [users[i].sequence() for i in solve])
+            for row, i in enumerate(solve):
+                out[i] = vectors[row]
+        elif solve:
+            out[solve[0]] = self.derive(users[solve[0]])
+        return out
 
 
 class _WithOverlay(Rule):

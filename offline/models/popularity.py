@@ -210,11 +210,23 @@ class PopularityModel:
             liked_genres: (n_genres,) non-negative weights w (e.g. multi-hot).
             item_genres: (n_movies, n_genres) multi-hot.
         """
-        w = np.asarray(liked_genres, dtype=np.float64)
-        g = self._genre_matrix(item_genres)
-        # overlap_i = g_i · w / Σ w
-        overlap = g @ w / w.sum() if w.sum() > 0 else np.zeros(len(g))
-        pop = self._percentiles(kind)
+        return self.genre_popular_scores_many(np.asarray(liked_genres, dtype=np.float64)[None, :], item_genres,
+                                              kind)[0]
+
+    def genre_popular_scores_many(
+        self,
+        liked_genres: npt.NDArray[np.floating],
+        item_genres: npt.NDArray[np.floating],
+        kind: PopularityKind = "count",
+    ) -> npt.NDArray[np.float32]:
+        """(b, n_movies) float32 ``genre_popular_scores`` of (b, n_genres) liked-genre weights,
+        one product for the batch."""
+        w = np.atleast_2d(np.asarray(liked_genres, dtype=np.float64))
+        combos, combo_of = self._genre_combos(item_genres)
+        total = w.sum(axis=1)
+        # overlap_ui = g_i · w_u / Σ w_u  (0 for a user without weights), once per genre combination
+        overlap = ((w @ combos.T) / np.where(total > 0, total, 1.0)[:, None])[:, combo_of]
+        pop = self._percentiles(kind)[None, :]
         return np.where(overlap > 0, overlap * pop, pop - 1.0).astype(np.float32)
 
     def _percentiles(self, kind: PopularityKind) -> npt.NDArray[np.float64]:
@@ -232,18 +244,61 @@ class PopularityModel:
         cache[kind] = (s, pop)
         return pop
 
-    def _genre_matrix(self, item_genres: npt.NDArray[np.floating]) -> npt.NDArray[np.float64]:
-        """(n_movies, n_genres) float64 0/1 copy of ``item_genres``, kept for the last array object
-        passed (the serving model passes its artifact's genre matrix, never changed in place, on
-        every cold-start swipe; copying 27k x 20 each time was most of a cold-start list)."""
+    def genre_popular_z_many(
+        self,
+        liked_genres: npt.NDArray[np.floating],
+        item_genres: npt.NDArray[np.floating],
+        kind: PopularityKind = "count",
+    ) -> npt.NDArray[np.float32]:
+        """(b, n_movies) float32 ``genre_popular_scores_many`` standardised per user (mean 0,
+        standard deviation 1 over the catalogue; a constant row becomes 0).
+
+        The mean and variance come from per-combination sums in O(combinations), not from
+        passes over the (b, n_movies) scores: movies of one genre combination c share the
+        overlap o_c, so sum_i s_i = sum_c [o_c > 0] o_c P1_c + [o_c = 0] (P1_c - N_c), with
+        P1_c, P2_c the sums of pop and pop^2 over c and N_c its size (squares alike).
+        """
+        w = np.atleast_2d(np.asarray(liked_genres, dtype=np.float64))
+        combos, combo_of = self._genre_combos(item_genres)
+        pop = self._percentiles(kind)
+        total = w.sum(axis=1)
+        overlap = (w @ combos.T) / np.where(total > 0, total, 1.0)[:, None]  # (b, c) o_uc
+        n_c = np.bincount(combo_of, minlength=len(combos)).astype(np.float64)  # (c,)
+        p1, p2 = np.bincount(combo_of, pop, len(combos)), np.bincount(combo_of, pop * pop, len(combos))
+        on = overlap > 0
+        # sum_i s_i and sum_i s_i^2 of each user, per combination then summed
+        s1 = np.where(on, overlap * p1, p1 - n_c).sum(axis=1)
+        s2 = np.where(on, overlap * overlap * p2, p2 - 2.0 * p1 + n_c).sum(axis=1)
+        n = max(len(pop), 1)
+        mean = s1 / n
+        sd = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
+        inv = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)
+        ov = overlap.astype(np.float32)[:, combo_of]  # (b, n) o_u,combo(i)
+        pop32 = pop.astype(np.float32)[None, :]
+        scores = np.where(ov > 0, ov * pop32, pop32 - np.float32(1.0))
+        # z = (s - mean) / sd
+        scores *= inv.astype(np.float32)[:, None]
+        scores -= (mean * inv).astype(np.float32)[:, None]
+        return scores
+
+    def _genre_combos(self, item_genres: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.float64],
+                                                                             npt.NDArray[np.int64]]:
+        """The distinct genre combinations, (c, n_genres) float64 0/1, and each movie's (n_movies,)
+        int64 row among them; kept for the last array object passed (the serving model passes
+        its artifact's genre matrix, never changed in place, on every cold-start swipe; a product
+        with all 27k x 20 rows each time was most of a cold-start list, and MovieLens has ~1-2k
+        combinations)."""
         hit = self.__dict__.get("_genre_cache")
-        if hit is not None and hit[0] is item_genres and hit[1].shape == np.shape(item_genres):
-            return hit[1]  # type: ignore[no-any-return]
-        g = (np.asarray(item_genres) != 0).astype(np.float64)
-        g.flags.writeable = False
+        if hit is not None and hit[0] is item_genres and len(hit[2]) == len(item_genres):
+            return hit[1], hit[2]
+        g = np.asarray(item_genres) != 0
+        combos, combo_of = np.unique(g, axis=0, return_inverse=True)
+        combos = combos.astype(np.float64)
+        combo_of = combo_of.ravel().astype(np.int64)
+        combos.flags.writeable = combo_of.flags.writeable = False
         if isinstance(item_genres, np.ndarray):
-            self.__dict__["_genre_cache"] = (item_genres, g)
-        return g
+            self.__dict__["_genre_cache"] = (item_genres, combos, combo_of)
+        return combos, combo_of
 
     def genre_popular(
         self,

@@ -73,4 +73,4 @@ def test_unknown_user_starts_cold_then_gets_a_vector(recommender) -> None:
         state = result.states[user]
         strategies.append(result.lists[0].strategy)
     assert strategies == ["cold_start", "cold_start", "foldin", "foldin"]
-    assert state.vector is not None and state.n_events == 4
+    assert recommender.vector(state) is not None and state.n_events == 4
