@@ -243,11 +243,18 @@ class Recommender:
         standardising each row, the cold start the popularity of movies in the genres the
         user liked (``genre_popular_scores``) and the overlay the rule's (item neighbours).
         """
+        out, offset = self._blended(views)
+        out += offset[:, None]
+        return out
+
+    def _blended(self, views: Sequence[UserView]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """``blended_scores`` as (b, n_movies) scores less a per-user constant, and the (b,)
+        constant: the ranking needs only the first, the published scores add the second."""
         shares = np.array([self.rule.model_share(v) for v in views], dtype=np.float32)
         vecs = self.vectors(views)
         k = self.item_factors.shape[1]
         # z(u . y) for every user with a vector, one product (ItemMoments: mean and sd in O(k^2))
-        out = self._moments.standardised_scores(
+        out, offset = self._moments.scaled_scores(
             np.stack([np.zeros(k, np.float32) if v is None else v for v in vecs]) if vecs else np.zeros((0, k)),
             self.item_factors)
         extra = self.rule.overlay(views)
@@ -256,12 +263,13 @@ class Recommender:
         blend = np.flatnonzero(shares < 1)
         if len(blend):
             # a (z(model) + overlay) + (1 - a) z(cold start), for the users still blending
-            cold = self._cold_z([views[i] for i in blend])
-            a = shares[blend, None]
-            cold *= 1.0 - a
-            out[blend] *= a
+            cold, cold_offset = self._cold_z([views[i] for i in blend])
+            a = shares[blend]
+            cold *= (1.0 - a)[:, None]
+            out[blend] *= a[:, None]
             out[blend] += cold
-        return out
+            offset[blend] = a * offset[blend] + (1.0 - a) * cold_offset
+        return out, offset
 
     def _recommend_blended(self, states: Sequence[UserState], n: int, exclude_seen: bool) -> list[Ranked]:
         out: list[Ranked | None] = [None] * len(states)
@@ -274,23 +282,26 @@ class Recommender:
                 active.append(i)
         for start in range(0, len(active), _BLOCK):
             rows = active[start:start + _BLOCK]
-            scores = self.blended_scores([views[i] for i in rows])
+            scores, offset = self._blended([views[i] for i in rows])
             exclude = self._exclusions([views[i] for i in rows]) if exclude_seen else None
             idx, top = top_n(scores, n, exclude)
+            top += offset[:, None]  # the standardised scores of the movies kept
             for j, i in enumerate(rows):
                 out[i] = self._ranked(idx[j], top[j], "model")
         return [r for r in out if r is not None]
 
-    def _cold_z(self, views: Sequence[UserView]) -> npt.NDArray[np.float32]:
-        """(b, n_movies) standardised cold-start scores: popular movies in the genres of each
-        user's liked swipes (the plain popularity where there is none)."""
+    def _cold_z(self, views: Sequence[UserView]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Standardised cold-start scores, as (b, n_movies) scaled scores and (b,) constants
+        (``PopularityModel.genre_popular_z_many``): popular movies in the genres of each user's
+        liked swipes (the plain popularity where there is none)."""
         liked = [m[p > 0] for m, p in (v.swipes for v in views)]
         weights = np.stack([self.item_genres[m].sum(axis=0) for m in liked]).astype(np.float64)
-        out = self.popularity.genre_popular_z_many(weights, self.item_genres, self.cold_start_kind)
+        out, offset = self.popularity.genre_popular_z_many(weights, self.item_genres, self.cold_start_kind)
         none = [i for i, m in enumerate(liked) if not len(m)]
         if none:
             out[none] = standardise(self.popularity_scores[None, :])[0]
-        return out
+            offset[none] = 0.0
+        return out, offset
 
     def _ranked(self, idx: npt.NDArray[np.int64], scores: npt.NDArray[np.float32], source: str) -> Ranked:
         keep = idx >= 0

@@ -45,14 +45,21 @@ class ItemMoments:
     def standardised_scores(self, users: npt.ArrayLike, item_factors: npt.NDArray[np.float32]) -> FloatArray:
         """(b, n_movies) float32 z-scores of ``users`` (b, k) against the item factors:
         z = (Y u - mean.u) / sqrt(u^T cov u), one matrix product for the batch."""
+        z, offset = self.scaled_scores(users, item_factors)
+        z += offset[:, None]
+        return z
+
+    def scaled_scores(self, users: npt.ArrayLike,
+                      item_factors: npt.NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
+        """``standardised_scores`` less its per-user constant: (b, n_movies) float32 ``Y u / sd``
+        and (b,) float32 ``-mean.u / sd`` (z = the first + the second, row by row). A ranking
+        needs only the first: the constant is added to the few scores kept, not to every movie."""
         u = np.atleast_2d(np.asarray(users, dtype=np.float64))
         mu = u @ self.mean  # (b,) mean over the catalogue of u . y
         sd = np.sqrt(np.maximum(((u @ self.cov) * u).sum(axis=1), 0.0))  # (b,) its standard deviation
         inv = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
         # z = Y (u / sd) - mean.u / sd
-        z = (u * inv[:, None]).astype(np.float32) @ item_factors.T
-        z -= (mu * inv).astype(np.float32)[:, None]
-        return z
+        return (u * inv[:, None]).astype(np.float32) @ item_factors.T, (-mu * inv).astype(np.float32)
 
 
 def standardise(scores: npt.NDArray[np.floating]) -> FloatArray:
@@ -142,13 +149,13 @@ class NeighbourOverlay:
         """
         n, s = self.rows.shape[0], self.rows
         per_user, j, w = seed_weights_many(recent, self.decay, self.max_seeds)  # (m,) seed movies, user by user
-        w = w * self.beta  # (m,) their weights
+        w = (w * self.beta).astype(np.float32)  # (m,) their weights
         starts, counts = s.indptr[j], s.indptr[j + 1] - s.indptr[j]
         # the entries of rows j of S, one after the other: positions starts[i] .. starts[i] + counts[i]
         pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        data = (s.data[pos] * np.repeat(w, counts)).astype(np.float32)  # beta w_j S[j, m]
-        entries = np.bincount(np.repeat(np.repeat(np.arange(len(recent)), per_user), counts),
-                              minlength=len(recent))
+        data = s.data[pos].astype(np.float32, copy=False) * np.repeat(w, counts)  # beta w_j S[j, m]
+        entries = np.bincount(np.repeat(np.arange(len(recent)), per_user), weights=counts,
+                              minlength=len(recent)).astype(np.int64)  # per user: sum of its seeds' counts
         # (b, n) with each user's entries in its row; a movie near two seeds appears twice (summed)
         return sp.csr_matrix((data, s.indices[pos], np.r_[0, np.cumsum(entries)]), shape=(len(recent), n))
 

@@ -14,11 +14,11 @@ strategy whose rule computed ``vector``. A newer version than this code knows is
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
+from pydantic_core import from_json, to_json
 
 MAX_SWIPES = 500
 MAX_EVENT_IDS = 256
@@ -68,11 +68,15 @@ class UserState:
         vector: npt.NDArray[np.float32] | None, model_version: str, strategy: str = "",
     ) -> UserState:
         """A new state with one more swipe (bounded histories drop their oldest entries)."""
-        movies = np.append(self.movies, np.int64(movie))[-MAX_SWIPES:]
-        prefs = np.append(self.preferences, np.int8(preference))[-MAX_SWIPES:]
+        keep = MAX_SWIPES - 1
+        movies = np.concatenate((self.movies[len(self.movies) - keep:] if len(self.movies) > keep else self.movies,
+                                 np.array([movie], np.int64))).astype(np.int64, copy=False)
+        prefs = np.concatenate((self.preferences[len(self.preferences) - keep:]
+                                if len(self.preferences) > keep else self.preferences,
+                                np.array([preference], np.int8))).astype(np.int8, copy=False)
         ids = (self.event_ids + ((event_id,) if event_id else ()))[-MAX_EVENT_IDS:]
         return replace(
-            self, vector=vector, movies=movies.astype(np.int64), preferences=prefs.astype(np.int8),
+            self, vector=vector, movies=movies, preferences=prefs,
             last_event_at=max(self.last_event_at, occurred_at), event_ids=ids,
             n_events=self.n_events + 1, model_version=model_version, strategy=strategy,
         )
@@ -91,12 +95,12 @@ class UserState:
             "mv": self.model_version,
             "s": self.strategy,
         }
-        return json.dumps(payload, separators=(",", ":")).encode()
+        return to_json(payload)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> UserState:
         """Read format 1 or 2; ValueError on a newer format."""
-        d = json.loads(data)
+        d = from_json(data)
         version = int(d.get("f", 1))
         if version > FORMAT_VERSION:
             raise ValueError(f"user state format {version} is newer than this code's {FORMAT_VERSION}")

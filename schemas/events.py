@@ -28,7 +28,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
                       model_validator)
 from pydantic_core import to_json
 
-from online.preference import bucket_to_preference
+from online.preference import PREFERENCE_OF_BUCKET
 
 MAX_ID = 2**63 - 1
 """Largest user or movie id: ids fit a signed 64-bit integer (Java/Kafka clients, numpy int64)."""
@@ -110,7 +110,7 @@ class SwipeEvent(Event):
     @property
     def signed_preference(self) -> int:
         """The preference the model trains on: -2, -1, +1, +2 for swipes 1-4."""
-        return int(bucket_to_preference(self.preference))
+        return PREFERENCE_OF_BUCKET[self.preference]
 
 
 class RecommendedItem(Event):

@@ -249,9 +249,10 @@ class PopularityModel:
         liked_genres: npt.NDArray[np.floating],
         item_genres: npt.NDArray[np.floating],
         kind: PopularityKind = "count",
-    ) -> npt.NDArray[np.float32]:
-        """(b, n_movies) float32 ``genre_popular_scores_many`` standardised per user (mean 0,
-        standard deviation 1 over the catalogue; a constant row becomes 0).
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """``genre_popular_scores_many`` standardised per user (mean 0, standard deviation 1 over
+        the catalogue; a constant row becomes 0), as (b, n_movies) float32 ``s / sd`` and the (b,)
+        float32 constant ``-mean / sd`` to add to each row (a ranking needs only the first).
 
         The mean and variance come from per-combination sums in O(combinations), not from
         passes over the (b, n_movies) scores: movies of one genre combination c share the
@@ -276,10 +277,9 @@ class PopularityModel:
         ov = overlap.astype(np.float32)[:, combo_of]  # (b, n) o_u,combo(i)
         pop32 = pop.astype(np.float32)[None, :]
         scores = np.where(ov > 0, ov * pop32, pop32 - np.float32(1.0))
-        # z = (s - mean) / sd
+        # z = s / sd - mean / sd
         scores *= inv.astype(np.float32)[:, None]
-        scores -= (mean * inv).astype(np.float32)[:, None]
-        return scores
+        return scores, (-mean * inv).astype(np.float32)
 
     def _genre_combos(self, item_genres: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.float64],
                                                                              npt.NDArray[np.int64]]:
