@@ -28,6 +28,7 @@ import numpy as np
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from offline.artifacts import load_version  # noqa: E402
+from online.settings import DEFAULT_STRATEGY  # noqa: E402
 from schemas.events import RecommendationList, SwipeEvent  # noqa: E402
 from stream_app import local_kafka  # noqa: E402
 from stream_app.clients import SwipeProducer  # noqa: E402
@@ -178,7 +179,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--rate", type=float, default=200.0, help="swipes/s of the latency phase")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of the latency phase")
-    ap.add_argument("--strategy", default="foldin")
+    ap.add_argument("--strategy", default=DEFAULT_STRATEGY, help="default: the worker's own")
     ap.add_argument("--port", type=int, default=19192)
     ap.add_argument("--batch-size", type=int, help="worker MOVIEREC_BATCH_SIZE (default: the worker's)")
     ap.add_argument("--batch-within", type=float, help="worker MOVIEREC_BATCH_WITHIN in s (default: the worker's)")
