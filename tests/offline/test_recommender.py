@@ -178,3 +178,101 @@ def test_a_new_user_blends_from_the_genre_cold_start(make, art) -> None:
     ranked = rec.recommend_states([rec.state(new)], 10)[0]
     assert ranked.source == "model"
     assert sum("Animation" in movies.at[m, "genres"] for m in ranked.movie_ids.tolist()) >= 5
+
+
+# -- batched lists and vectors against the per-user ones ---------------------------------------
+BATCH_STRATEGIES = ["recency_neighbours", "recency", "foldin", "static", "additive"]
+NEW_ONE, NEW_FIVE, NEW_COLD = 77_100_001, 77_100_005, 77_100_000
+
+
+def _mixed_states(rec: Recommender, art) -> list:
+    """States of one batch: known users with swipes (liked and disliked) and without, a new
+    user with 1 and one with 5 liked swipes (blending), a new user with none (cold)."""
+    popular = art.tables["popularity"].sort_values(["positive_count", "movie_id"], ascending=[False, True])
+    popular = [int(m) for m in popular["movie_id"]]
+    states, t = [], 1.6e9
+    for user, prefs in ((1, [2, -1, 1, -2, 2]), (2, [2, 2, -1]), (3, [])):
+        seen = set(rec.movies.ids[rec.seen(rec.state(user))].tolist())
+        picks = [m for m in popular if m not in seen][: len(prefs)]
+        s = rec.new_state(user)
+        for i, (m, p) in enumerate(zip(picks, prefs)):
+            s = rec.apply(s, m, p, t + 3600 * i)
+        states.append(s)
+    animation = _animation(art, 6)
+    for user, n_liked in ((NEW_ONE, 1), (NEW_FIVE, 5)):
+        s = rec.new_state(user)
+        for i, m in enumerate(animation[:n_liked]):
+            s = rec.apply(s, m, 2, t + 60 * i)
+        states.append(s)
+    states.append(rec.new_state(NEW_COLD))
+    return states
+
+
+def _dense_scores(rec: Recommender, state) -> np.ndarray | None:
+    """(n_movies,) the scores one user's list ranks, computed for that user alone (None: cold)."""
+    view = rec.view(state)
+    if rec.rule.blends_cold_start:
+        return rec.blended_scores([view])[0].astype(np.float64)
+    vec = rec.vector(state)
+    return None if vec is None else rec.item_factors.astype(np.float64) @ vec.astype(np.float64)
+
+
+@pytest.mark.parametrize("strategy", BATCH_STRATEGIES)
+def test_a_batch_ranks_every_user_as_alone(make, art, strategy: str) -> None:
+    from tests.ranking import assert_same_ranking, scores_at
+
+    rec = make(strategy=strategy)
+    states = _mixed_states(rec, art)
+    batch = rec.recommend_states(states, 10)
+    assert len(batch) == len(states)
+    sources = []
+    for state, got in zip(states, batch):
+        alone = rec.recommend_states([state], 10)[0]
+        context = f"{strategy}, user {state.user_id} ({len(state.movies)} swipes)"
+        assert got.source == alone.source, context
+        assert len(got.movie_ids) == 10, context
+        assert_same_ranking(got.movie_ids, got.scores, alone.movie_ids, alone.scores, context=context)
+        sources.append(got.source)
+        dense = _dense_scores(rec, state)
+        if got.source == "model":
+            # the published scores are the user's own (standardised, for the blending rules) scores,
+            # and the list is the best 10 unseen movies by them
+            idx = rec.movies.index_of(got.movie_ids)
+            np.testing.assert_allclose(got.scores, scores_at(dense, idx), rtol=1e-4, atol=1e-4, err_msg=context)
+            dense[rec.seen(state)] = -np.inf
+            best = np.argsort(-dense, kind="stable")[:10]
+            assert_same_ranking(rec.movies.ids[best], dense[best], got.movie_ids, got.scores, context=context)
+        else:
+            np.testing.assert_array_equal(got.scores, rec.popularity_scores[rec.movies.index_of(got.movie_ids)])
+    # the batch mixes both sources: known users and the 5-swipe user have a vector (static: new
+    # users never do), the user without swipes is cold (and the 1-swipe user blends, or is cold
+    # under a hard switch)
+    assert sources[:3] == ["model"] * 3 and sources[5] == "cold_start", sources
+    assert sources[4] == ("cold_start" if strategy == "static" else "model"), sources
+    assert sources[3] == ("model" if rec.rule.blends_cold_start else "cold_start"), sources
+
+
+@pytest.mark.parametrize("strategy", BATCH_STRATEGIES)
+def test_stateless_rules_store_no_vector_and_derive_it(make, art, strategy: str) -> None:
+    rec = make(strategy=strategy)
+    states = _mixed_states(rec, art)
+    views = [rec.view(s) for s in states]
+    batched = rec.vectors(views)
+    for state, view, vec in zip(states, views, batched):
+        context = f"{strategy}, user {state.user_id}"
+        one = rec.vector(state)
+        if rec.rule.stateless:
+            assert state.vector is None, context
+            ref = rec.rule.derive(view)
+        else:
+            ref = state.vector if state.vector is not None else rec.rule.derive(view)
+            if len(state.movies) and state.user_id != NEW_ONE:  # warm (additive: the hard switch at 3)
+                assert state.vector is not None, context
+        if ref is None:
+            assert one is None and vec is None, context
+            continue
+        scale = float(np.abs(ref).max())
+        np.testing.assert_allclose(one, ref, rtol=0, atol=1e-5 * scale, err_msg=context)
+        np.testing.assert_allclose(vec, ref, rtol=0, atol=2e-5 * scale, err_msg=context)  # the batched derive
+    if not rec.rule.stateless:
+        assert sum(s.vector is not None for s in states) == 3  # users 1, 2 and the 5-swipe user

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from online.overlay import NeighbourOverlay, add_sparse, seed_weights, standardise
+from online.overlay import NeighbourOverlay, add_sparse, seed_weights, seed_weights_many, standardise
 
 
 def test_standardise_rows() -> None:
@@ -33,3 +33,65 @@ def test_overlay_equals_the_dense_sum() -> None:
     assert not got[1].any()
     base = np.ones((2, 12), np.float32)
     np.testing.assert_allclose(add_sparse(base, overlay.scores(recent))[0], 1.0 + expected, rtol=1e-6)
+
+
+# -- the batched seeds and overlay against the per-user ones -----------------------------------
+def _random_users(rng: np.random.Generator, n_users: int, n_movies: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Small histories: empty ones, no liked entry, heavy repeats (a pool of a few movies)."""
+    users = []
+    for _ in range(n_users):
+        n = int(rng.choice([0, 1, 2, 3, 5, 8, 13]))
+        pool = int(rng.choice([1, 2, 3, n_movies]))
+        prefs = [-2, -1] if rng.random() < 0.2 else [-2, -1, 1, 2]  # sometimes nothing liked
+        users.append((rng.integers(0, pool, size=n).astype(np.int64), rng.choice(prefs, size=n).astype(np.int8)))
+    return users
+
+
+def test_seed_weights_many_equals_seed_weights_per_user() -> None:
+    rng = np.random.default_rng(7)
+    cases = 0
+    for _ in range(300):
+        users = _random_users(rng, int(rng.integers(1, 6)), 10)
+        decay, max_seeds = float(rng.choice([0.5, 0.8, 1.0])), int(rng.choice([1, 2, 3, 20]))
+        counts, movies, weights = seed_weights_many(users, decay, max_seeds)
+        assert counts.shape == (len(users),) and counts.dtype == np.int64
+        assert len(movies) == len(weights) == counts.sum()
+        ends = np.cumsum(counts)
+        for u, ((m, p), end, count) in enumerate(zip(users, ends, counts)):
+            ref_movies, ref_weights = seed_weights(m, p, decay, max_seeds)
+            context = f"user {u}: movies {m.tolist()}, preferences {p.tolist()}, max_seeds {max_seeds}"
+            assert count == len(ref_movies), context
+            assert movies[end - count:end].tolist() == ref_movies.tolist(), context
+            np.testing.assert_allclose(weights[end - count:end], ref_weights, rtol=1e-12, err_msg=context)
+            cases += 1
+    assert cases > 500
+
+
+def test_seed_weights_many_without_any_interaction() -> None:
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int8))
+    counts, movies, weights = seed_weights_many([empty, empty], 0.8, 5)
+    assert counts.tolist() == [0, 0] and len(movies) == len(weights) == 0
+    counts, movies, weights = seed_weights_many([], 0.8, 5)
+    assert len(counts) == len(movies) == len(weights) == 0
+
+
+def test_overlay_of_a_batch_equals_the_per_user_overlays() -> None:
+    rng = np.random.default_rng(8)
+    n = 15
+    dense = np.where(rng.random((n, n)) < 0.3, rng.random((n, n)), 0.0).astype(np.float32)
+    dense[4] = 0.0  # a movie without neighbours
+    for max_seeds in (1, 3, 20):
+        overlay = NeighbourOverlay(sp.csr_matrix(dense), beta=2.5, decay=0.8, max_seeds=max_seeds)
+        users = _random_users(rng, 12, n)
+        batch = overlay.scores(users)
+        assert batch.shape == (len(users), n)
+        got = add_sparse(np.zeros((len(users), n), np.float32), batch)
+        for u, user in enumerate(users):
+            one = overlay.scores([user])
+            ref = add_sparse(np.zeros((1, n), np.float32), one)[0]
+            np.testing.assert_allclose(got[u], ref, rtol=1e-6, atol=1e-7,
+                                       err_msg=f"user {u}: {user[0].tolist()} / {user[1].tolist()}")
+            # and the dense reference: beta * sum_j w_j S[j, :] over the user's seeds
+            seeds, w = seed_weights(*user, 0.8, max_seeds)
+            np.testing.assert_allclose(ref, 2.5 * (w @ dense[seeds]) if len(seeds) else np.zeros(n),
+                                       rtol=1e-5, atol=1e-6)

@@ -185,3 +185,58 @@ def test_liked_matches_rating_to_preference():
     ratings = np.r_[np.arange(1, 11) / 2, [1, 2, 3, 4, 5], np.nextafter(3.0, 4.0), 3.0000001, 2.9999999, np.nan]
     assert liked(ratings, "rating").tolist() == (rating_to_preference(ratings) > 0).tolist()
     assert liked(np.array([-2.0, -1.0, 1.0, 2.0]), "preference").tolist() == [False, False, True, True]
+
+
+# -- the batched cold-start scores against the per-user ones -----------------------------------
+def _random_cold_start(seed: int, n_movies: int = 80, n_genres: int = 7):
+    """A model fitted on random ratings, a multi-hot genre matrix with genre-less movies, and
+    liked-genre weights of several users (an all-zero one, one on a genre no movie has)."""
+    rng = np.random.default_rng(seed)
+    n = 600
+    frame = pd.DataFrame({"movie_index": rng.integers(0, n_movies, n),
+                          "rating": rng.choice(np.arange(1, 11) / 2, n)})
+    model = PopularityModel(PopularityConfig(min_ratings=3)).fit(frame, n_movies=n_movies, value_col="rating")
+    genres = (rng.random((n_movies, n_genres)) < 0.3).astype(np.float32)
+    genres[:, -1] = 0.0  # a genre no movie has
+    genres[::9] = 0.0  # movies without a genre
+    weights = rng.integers(0, 4, size=(9, n_genres)).astype(np.float64)
+    weights[0] = 0.0  # no liked genre at all
+    weights[1] = 0.0
+    weights[1, -1] = 3.0  # only a genre no movie carries: no overlap anywhere
+    weights[2] = 1.0  # every genre
+    weights[3] = 0.0
+    weights[3, 0] = 1.0  # one genre
+    return model, genres, weights
+
+
+@pytest.mark.parametrize("kind", ["count", "bayes"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_genre_popular_scores_many_rows_are_the_per_user_scores(kind, seed):
+    model, genres, weights = _random_cold_start(seed)
+    batch = model.genre_popular_scores_many(weights, genres, kind)
+    assert batch.shape == (len(weights), len(genres)) and batch.dtype == np.float32
+    for u, w in enumerate(weights):
+        one = model.genre_popular_scores(w, genres, kind)
+        assert batch[u].tobytes() == one.tobytes(), f"user {u}, weights {w.tolist()}"
+        # and the definition: overlap_i * pop_i, or pop_i - 1 without a shared genre
+        pop = np.empty(len(genres))
+        pop[np.argsort(model.scores(kind), kind="stable")] = np.arange(1, len(genres) + 1) / len(genres)
+        overlap = genres.astype(np.float64) @ w / (w.sum() if w.sum() > 0 else 1.0)
+        np.testing.assert_allclose(one, np.where(overlap > 0, overlap * pop, pop - 1.0), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["count", "bayes"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_genre_popular_z_many_is_the_standardised_scores(kind, seed):
+    from online.overlay import standardise
+
+    model, genres, weights = _random_cold_start(seed)
+    scaled, offset = model.genre_popular_z_many(weights, genres, kind)
+    assert scaled.shape == (len(weights), len(genres)) and offset.shape == (len(weights),)
+    assert scaled.dtype == offset.dtype == np.float32
+    expected = standardise(model.genre_popular_scores_many(weights, genres, kind))
+    np.testing.assert_allclose(scaled + offset[:, None], expected, rtol=0, atol=1e-5)
+    # one user alone: the same row
+    for u in (0, 2, len(weights) - 1):
+        one_scaled, one_offset = model.genre_popular_z_many(weights[u:u + 1], genres, kind)
+        np.testing.assert_allclose(one_scaled[0] + one_offset[0], expected[u], rtol=0, atol=1e-5)
