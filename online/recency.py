@@ -106,10 +106,11 @@ class RecencyFoldIn:
                 (only the last ``window`` count).
             preferences: (n,) int in {-2, -1, 1, 2}, aligned.
         """
-        idx = np.asarray(movie_indices, dtype=np.int64).ravel()[-self.window:]
-        pref = np.asarray(preferences, dtype=np.int8).ravel()[-self.window:]
+        idx = np.asarray(movie_indices, dtype=np.int64).ravel()
+        pref = np.asarray(preferences, dtype=np.int8).ravel()
         if idx.shape != pref.shape:
             raise ValueError(f"movie_indices {idx.shape} and preferences {pref.shape} differ")
+        idx, pref = idx[-self.window:], pref[-self.window:]
         if not all_valid(pref):
             raise ValueError("preferences must be in {-2, -1, 1, 2}")
         boost = self._boosts[len(self._boosts) - len(idx):]  # (n,) oldest first

@@ -88,7 +88,7 @@ def _mixed_batch(rng: np.random.Generator, window: int, n_movies: int = 60, k: i
         ([1, 2, 3], [-1, -2, -1]),  # all disliked
         ([5, 6, 5, 6, 5], [-2, 2, 1, -1, 2]),  # two movies alternating
         ([(10 + i) % n_movies for i in range(window)], [2, -1] * (window // 2) + [1] * (window % 2)),  # exactly the window
-        ([(20 + i) % n_movies for i in range(3 * window)], [-2, -1, 1, 2] * ((3 * window + 3) // 4)),  # longer: tail only
+        ([(20 + i) % n_movies for i in range(3 * window)], ([-2, -1, 1, 2] * window)[:3 * window]),  # longer: tail only
         # longer, with a movie repeated inside and across the window's edge
         ([8, 8, 30, 31, 8, 32, 33, 34, 8, 35, 36, 37, 38, 8, 30], [2, 2, 1, 1, -1, 2, 2, -2, 1, 2, 1, 1, 2, -2, 2]),
         ([40, 41], [-1, -1]),
@@ -173,3 +173,14 @@ def test_solve_many_refuses_bad_input_like_solve(window: int) -> None:
         rule.solve_many([x0], [fine, fine])
     with pytest.raises(ValueError):
         rule.solve_many([x0, x0], [fine])
+
+
+def test_lengths_that_differ_beyond_the_window_are_refused() -> None:
+    """Both solves compare the whole arrays, not only the window's tail."""
+    rng = np.random.default_rng(5)
+    r = RecencyFoldIn.from_factors(rng.standard_normal((20, 16)).astype(np.float32), 1.0, 2.0, 3.0, 0.8, 8, 0.5)
+    movies, prefs = np.arange(10), np.array([2, -1] * 6)
+    with pytest.raises(ValueError, match="differ"):
+        r.solve(None, movies, prefs)
+    with pytest.raises(ValueError, match="differ"):
+        r.solve_many([None, None], [(movies, prefs), (movies[:3], prefs[:3])])
