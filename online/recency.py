@@ -134,13 +134,16 @@ class RecencyFoldIn:
         return x.astype(np.float32)
 
     @property
-    def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray]:
-        """(k, k) float64 G^-1 = (YtY + lambda I)^-1 and (n_movies, k) float32 Z = Y G^-1, once."""
+    def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray, FloatArray]:
+        """(k, k) float64 G^-1 = (YtY + lambda I)^-1, and (n_movies + 1, k) float32 Y and
+        Z = Y G^-1 with a zero last row (index n_movies: an entry that adds nothing), once."""
         cached = self.__dict__.get("_inverse_cache")
         if cached is None:
             g_inv = np.linalg.inv(self.gram_reg)
             g_inv = (g_inv + g_inv.T) / 2  # exactly symmetric
-            cached = (g_inv, (self.item_factors.astype(np.float64) @ g_inv).astype(np.float32))
+            zero = np.zeros((1, self.item_factors.shape[1]), np.float32)
+            cached = (g_inv, np.vstack((self.item_factors, zero)),
+                      np.vstack(((self.item_factors.astype(np.float64) @ g_inv).astype(np.float32), zero)))
             object.__setattr__(self, "_inverse_cache", cached)
         return cached
 
@@ -167,16 +170,17 @@ class RecencyFoldIn:
         conf = (1.0 + self.alpha * np.abs(pref, dtype=np.float64)) * self._boosts[None, :]  # (b, w) c_s
         extra = np.where(keep, conf - 1.0, 0.0)  # (b, w) c_s - 1
         liked = np.where(keep & (pref > 0), conf, 0.0)  # (b, w) c_s p_s
-        ys = self.item_factors[idx]  # (b, w, k) float32
-        r = np.matmul(liked.astype(np.float32)[:, None, :], ys)[:, 0].astype(np.float64)  # (b, k) Ys^T C_s p_s
+        g_inv, y0, z0 = self._inverse
+        active = extra > 0  # entries that change the matrix (c_s = 1 only adds to r)
+        rows = np.where(active, idx, len(self.item_factors))  # inactive entries read the zero row
+        ys = y0[rows]  # (b, w, k) float32 rows of Y
+        ys_liked = ys if not (liked > 0)[~active].any() else y0[np.where(keep, idx, len(self.item_factors))]
+        r = np.matmul(liked.astype(np.float32)[:, None, :], ys_liked)[:, 0].astype(np.float64)  # (b, k) Ys^T C_s p_s
         known = [row for row, x0 in enumerate(offline) if x0 is not None]
         if known:
             r[known] += self.regularization * self.anchor * np.stack([offline[row] for row in known]).astype(np.float64)
-        g_inv, z = self._inverse
         g = r @ g_inv  # (b, k) G^-1 r
-        active = extra > 0  # entries that change the matrix (c_s = 1 only adds to r)
-        ys = np.where(active[..., None], ys, np.float32(0.0))
-        zs = np.where(active[..., None], z[idx], np.float32(0.0))  # (b, w, k) rows of Y G^-1
+        zs = z0[rows]  # (b, w, k) rows of Y G^-1
         small = np.matmul(ys, zs.transpose(0, 2, 1)).astype(np.float64)  # (b, w, w) Ys G^-1 Ys^T
         diag = np.arange(w)
         small[:, diag, diag] += np.where(active, 1.0 / np.where(active, extra, 1.0), 1.0)  # + D^-1

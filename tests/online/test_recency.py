@@ -184,3 +184,13 @@ def test_lengths_that_differ_beyond_the_window_are_refused() -> None:
         r.solve(None, movies, prefs)
     with pytest.raises(ValueError, match="differ"):
         r.solve_many([None, None], [(movies, prefs), (movies[:3], prefs[:3])])
+
+
+@pytest.mark.parametrize(("alpha", "boost"), [(0.0, 1.0), (0.0, 2.0), (2.0, 1.0)])
+def test_solve_many_when_entries_add_no_confidence(alpha: float, boost: float) -> None:
+    """alpha 0 and boost 1: c_s = 1, the window changes only the right-hand side (no low-rank term)."""
+    rng = np.random.default_rng(6)
+    rule = RecencyFoldIn.from_factors(rng.standard_normal((40, 16)).astype(np.float32), 1.0, alpha, boost, 0.8, 8, 0.5)
+    recent = [(rng.integers(0, 40, n), rng.choice([-2, -1, 1, 2], n)) for n in (0, 3, 9, 12)]
+    offline = [None, rng.standard_normal(16).astype(np.float32), None, rng.standard_normal(16).astype(np.float32)]
+    _assert_rows_match_solve(rule, offline, recent)
