@@ -213,6 +213,19 @@ class Recommender:
         cols = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         return sp.csr_matrix((np.ones(len(cols), np.float32), cols, indptr), shape=(len(views), len(self.movies)))
 
+    @staticmethod
+    def _mask_seen(scores: npt.NDArray[np.float32], views: Sequence[UserView]) -> None:
+        """Set each (b, n_movies) row's seen movies (history and swipes) to -inf in place."""
+        parts = [a for v in views for a in (v.history[0], v.swipes[0])]
+        if not parts:
+            return
+        lengths = [len(v.history[0]) + len(v.swipes[0]) for v in views]
+        if not scores.flags.c_contiguous:  # the flat view below would be a copy
+            scores[np.repeat(np.arange(len(views)), lengths), np.concatenate(parts)] = -np.inf
+            return
+        flat = np.repeat(np.arange(len(views), dtype=np.intp) * scores.shape[1], lengths) + np.concatenate(parts)
+        scores.reshape(-1)[flat] = -np.inf
+
     def recommend_states(self, states: Sequence[UserState], n: int, exclude_seen: bool = True) -> list[Ranked]:
         """Lists for a batch of users: all users with a vector scored in one matrix product.
 
@@ -283,8 +296,9 @@ class Recommender:
         for start in range(0, len(active), _BLOCK):
             rows = active[start:start + _BLOCK]
             scores, offset = self._blended([views[i] for i in rows])
-            exclude = self._exclusions([views[i] for i in rows]) if exclude_seen else None
-            idx, top = top_n(scores, n, exclude)
+            if exclude_seen:
+                self._mask_seen(scores, [views[i] for i in rows])
+            idx, top = top_n(scores, n)
             top += offset[:, None]  # the standardised scores of the movies kept
             for j, i in enumerate(rows):
                 out[i] = self._ranked(idx[j], top[j], "model")

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from online.additive import AdditiveRule
 from online.foldin import FoldIn
-from online.overlay import NeighbourOverlay
+from online.overlay import NeighbourOverlay, RowAdditions
 from online.recency import RecencyFoldIn
 
 if TYPE_CHECKING:
@@ -112,8 +112,8 @@ class UpdateRule(Protocol):
     def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
         """(k,) vector after ``user`` (before the swipe) swipes ``movie`` (index) with ``preference``."""
 
-    def overlay(self, users: Sequence[UserView]) -> sp.csr_matrix | None:
-        """(b, n_movies) float32 score additions in standardised units, or None (none)."""
+    def overlay(self, users: Sequence[UserView]) -> RowAdditions | None:
+        """(b, n_movies) score additions in standardised units, or None (none)."""
 
     def model_share(self, user: UserView) -> float:
         """Weight in [0, 1] of the model's scores against the cold start's in the user's list."""
@@ -170,7 +170,7 @@ class Rule:
     def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
         return self.derive(user.with_swipe(movie, preference))
 
-    def overlay(self, users: Sequence[UserView]) -> sp.csr_matrix | None:
+    def overlay(self, users: Sequence[UserView]) -> RowAdditions | None:
         return None
 
     def model_share(self, user: UserView) -> float:
@@ -260,7 +260,7 @@ class _WithOverlay(Rule):
         self.neighbours = None if context.neighbours is None else \
             NeighbourOverlay(context.neighbours, o.beta, o.decay, o.seeds)
 
-    def overlay(self, users: Sequence[UserView]) -> sp.csr_matrix | None:
+    def overlay(self, users: Sequence[UserView]) -> RowAdditions | None:
         return None if self.neighbours is None else self.neighbours.scores([u.sequence() for u in users])
 
 
