@@ -258,6 +258,7 @@ async def _process_swipes(stream: faust.StreamT) -> None:
         metrics.EVENTS.labels("applied").inc(result.applied)
         metrics.EVENTS.labels("duplicate").inc(result.duplicates)
         metrics.EVENTS.labels("dead_lettered").inc(len(result.dead_letters))
+        metrics.UNRANKED.inc(len(result.unranked))
         metrics.BATCH_SIZE.observe(len(batch))
 
 

@@ -7,7 +7,10 @@ REGISTRY = CollectorRegistry()
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 EVENTS = Counter("movierec_swipes_total", "Swipe events by outcome", ["outcome"], registry=REGISTRY)
-"""outcome: applied, duplicate, dead_lettered."""
+"""outcome: applied, duplicate, dead_lettered, rerouted."""
+UNRANKED = Counter("movierec_unranked_lists_total",
+                   "Users whose list could not be computed in a batch (their state is kept; logged)",
+                   registry=REGISTRY)
 UPDATE_SECONDS = Histogram("movierec_update_seconds", "Seconds to apply a batch and rank its users",
                            buckets=_LATENCY_BUCKETS, registry=REGISTRY)
 PUBLISH_SECONDS = Histogram("movierec_publish_seconds",

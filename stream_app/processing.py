@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from offline.recommender import Recommender, UnknownMovieError
+from offline.recommender import Ranked, Recommender, UnknownMovieError
 from schemas.events import DeadLetter, RankedList, SwipeEvent, utc_now
 from stream_app.settings import StreamSettings
 from stream_app.user_state import UserState
@@ -46,6 +46,9 @@ class BatchResult:
     last_message: dict[int, int] = field(default_factory=dict)
     applied: int = 0
     duplicates: int = 0
+    unranked: list[int] = field(default_factory=list)
+    """Users whose list could not be computed (logged with the error): their states are kept,
+    no list is published for them this time."""
 
 
 def check_not_ahead(event: SwipeEvent, max_skew: float, now: datetime | None = None) -> None:
@@ -127,13 +130,33 @@ def process_batch(
         recommender, variant = model_for(uid)
         groups.setdefault(id(recommender), (recommender, variant, []))[2].append(uid)
     for recommender, variant, users in groups.values():
-        ranked = recommender.recommend_states([out.states[u] for u in users], top_n)
+        ranked = _rank(recommender, [out.states[u] for u in users], top_n)
         for uid, r in zip(users, ranked):
+            if r is None:
+                out.unranked.append(uid)
+                continue
             out.lists.append(RankedList(  # bytes without a pydantic object per item
                 uid, r.movie_ids.tolist(), r.scores.tolist(), model_version=recommender.model_version,
                 strategy=list_strategy(recommender, out.states[uid], r.source), variant=variant,
                 cause_event_id=causes[uid].event_id,
             ))
+    return out
+
+
+def _rank(recommender: Recommender, states: list[UserState], top_n: int) -> list[Ranked | None]:
+    """The lists of a batch's users in one call; should that fail, user by user, so that a
+    user whose list cannot be computed (logged) costs only that user's list, never the stream."""
+    try:
+        return recommender.recommend_states(states, top_n)
+    except Exception:  # noqa: BLE001 - isolate the user below
+        log.exception("ranking %d users at once failed; ranking them one by one", len(states))
+    out: list[Ranked | None] = []
+    for state in states:
+        try:
+            out.append(recommender.recommend_states([state], top_n)[0])
+        except Exception:  # noqa: BLE001 - never stop the stream on one user's state
+            log.exception("no list for user %d this time: ranking failed", state.user_id)
+            out.append(None)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from offline.artifacts import load_version
@@ -74,3 +75,26 @@ def test_unknown_user_starts_cold_then_gets_a_vector(recommender) -> None:
         strategies.append(result.lists[0].strategy)
     assert strategies == ["cold_start", "cold_start", "foldin", "foldin"]
     assert recommender.vector(state) is not None and state.n_events == 4
+
+
+def test_a_user_whose_list_cannot_be_computed_costs_only_that_list(small_artifacts: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Vectors are derived for the whole batch when it is ranked: one user whose ranking raises
+    must not take the batch (and, redelivered, the stream) down with it."""
+    rec = Recommender.from_artifact(load_version(small_artifacts), strategy="recency_neighbours")
+    derive_many = rec.rule.derive_many
+
+    def failing_for_user_3(views):  # user 3's views raise, as a corrupt state or a solver error would
+        if any(v.offline is not None and np.array_equal(v.offline, rec.user_factors[rec.users.get(3)])
+               for v in views):
+            raise FloatingPointError("solver failed")
+        return derive_many(views)
+
+    rec.rule.derive_many = failing_for_user_3  # type: ignore[method-assign]
+    events = [swipe(1, 260, 4), swipe(3, 1, 4), swipe(2, 1196, 4)]
+    with caplog.at_level("ERROR", logger="stream_app.processing"):
+        result = process_batch(rec, [msg(e.to_bytes(), i, str(e.user_id).encode()) for i, e in enumerate(events)],
+                               lambda uid: None, 10)
+    assert result.applied == 3 and set(result.states) == {1, 2, 3}  # every swipe is kept
+    assert sorted(rl.user_id for rl in result.lists) == [1, 2] and result.unranked == [3]
+    assert any("no list for user 3" in r.getMessage() for r in caplog.records)
