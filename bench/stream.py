@@ -312,6 +312,7 @@ def main() -> None:
             local_kafka.stop(state)
     print(json.dumps(result, indent=2))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
