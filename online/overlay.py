@@ -101,6 +101,11 @@ def seed_weights_many(recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], dec
     Returns (b,) int64 seeds per user, then (m,) int64 seed movies and (m,) float64 weights of
     all users one after the other, each user's in ``seed_weights``' order (newest first).
     """
+    if len(recent) <= 3:  # a few users: the per-user loop is cheaper than the ~20 calls below
+        per = [seed_weights(m, p, decay, max_seeds) for m, p in recent]
+        return (np.array([len(j) for j, _ in per], dtype=np.int64),
+                np.concatenate([j for j, _ in per]) if per else np.zeros(0, np.int64),
+                np.concatenate([w for _, w in per]) if per else np.zeros(0))
     lengths = np.array([np.size(m) for m, _ in recent], dtype=np.int64)
     if not lengths.sum():
         return np.zeros(len(recent), np.int64), np.zeros(0, np.int64), np.zeros(0)
