@@ -5,11 +5,13 @@ co-occurrence-style neighbour rows of 100 per movie, 5,000 known users with 100 
 interactions each) behind the real ``Recommender``. One event = ``Recommender.apply`` of
 one swipe + ``recommend_states`` of that user's top 20, either alone (batch of 1) or as one
 of a batch of 64 users (what the worker does with a busy partition; cost per event = batch
-time / 64). Every user has made 20 swipes before. Best of 9 repeats of CPU time
-(``time.process_time``: on a shared machine wall time also counts the waits for a core), BLAS
-on --blas-threads (the worker pins it to 1). All strategies are timed side by side in one run.
+time / 64). Every user has made 20 swipes before. CPU time (``time.process_time``: on a
+shared machine wall time also counts the waits for a core), best of 3 repeats, in --rounds
+rounds that time every strategy once each, side by side: a slow spell of the machine hits
+all strategies of its round, and a strategy's extra over static is the median over rounds
+of its difference to static in the same round. BLAS on --blas-threads (the worker pins it to 1).
 
-    .venv/bin/python bench/strategies.py [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
+    .venv/bin/python bench/strategies.py [--rounds 7] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from online.settings import OnlineSettings  # noqa: E402
 N_MOVIES, K, N_USERS, N_GENRES, NEIGHBOURS, HISTORY, SWIPES = 27_278, 64, 5_000, 20, 100, 100, 20
 
 
-def best_us(fn: Callable[[], object], repeats: int = 9) -> float:
+def best_us(fn: Callable[[], object], repeats: int = 3) -> float:
     """Best-of-``repeats`` CPU time (``time.process_time``: what the event costs this process,
     not the waits for a core other jobs hold) of one ``fn()`` call, in microseconds."""
     timer = timeit.Timer(fn, timer=time.process_time)
@@ -80,13 +82,14 @@ def main() -> None:
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of every strategy side by side")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     parts = synthetic(rng)
     users = rng.choice(N_USERS, size=args.batch, replace=False) + 1
     swipe_movies = rng.integers(1, N_MOVIES + 1, size=(args.batch, SWIPES + 1))
-    rows = []
+    cases = {}
     with threadpool_limits(args.blas_threads, "blas"):
         for strategy in STRATEGIES:
             rec = recommender(parts, strategy)
@@ -98,30 +101,42 @@ def main() -> None:
                 states.append(s)
             last = [int(m) for m in swipe_movies[:, SWIPES]]
 
-            def one() -> None:
+            def one(rec: Recommender = rec, states: list = states, last: list = last) -> None:
                 rec.recommend_states([rec.apply(states[0], last[0], 2, 1.8e9)], 20)
 
-            def batch() -> None:
+            def batch(rec: Recommender = rec, states: list = states, last: list = last) -> None:
                 rec.recommend_states([rec.apply(s, m, 2, 1.8e9) for s, m in zip(states, last)], 20)
 
-            def apply_only() -> None:
+            def apply_only(rec: Recommender = rec, states: list = states, last: list = last) -> None:
                 rec.apply(states[0], last[0], 2, 1.8e9)
 
-            rows.append({"strategy": strategy, "apply_us": best_us(apply_only), "event_alone_us": best_us(one),
-                         "event_in_batch_us": best_us(batch) / args.batch})
-            print(rows[-1], flush=True)
-    static = next(r for r in rows if r["strategy"] == "static")
+            cases[strategy] = (apply_only, one, batch)
+        # rounds: every strategy timed once per round, side by side, so that a slow spell of the
+        # machine hits all of them; the extra over static is the median of the per-round differences
+        per_round: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
+        for r in range(args.rounds):
+            for name, (apply_only, one, batch) in cases.items():
+                per_round[name].append((best_us(apply_only, 3), best_us(one, 3), best_us(batch, 3) / args.batch))
+            print(f"round {r + 1}/{args.rounds}", flush=True)
+    rows = []
+    static = per_round["static"]
+    for name, times in per_round.items():
+        apply_us, alone, in_batch = (np.array(x) for x in zip(*times))
+        rows.append({"strategy": name, "apply_us": float(np.median(apply_us)),
+                     "event_alone_us": float(np.median(alone)), "event_in_batch_us": float(np.median(in_batch)),
+                     "alone_over_static_us": float(np.median(alone - np.array([t[1] for t in static]))),
+                     "batch_over_static_us": float(np.median(in_batch - np.array([t[2] for t in static])))})
     print(f"\n{N_MOVIES} movies x {K} factors, {N_USERS} users, batch {args.batch}, BLAS threads {args.blas_threads}, "
-          f"numpy {np.__version__}, {platform.processor() or platform.machine()}")
+          f"numpy {np.__version__}, {platform.processor() or platform.machine()}; medians over {args.rounds} rounds")
     print(f"{'strategy':<20}{'apply us':>10}{'event alone us':>16}{'+ vs static':>13}{'event in batch us':>19}"
           f"{'+ vs static':>13}")
     for r in rows:
         print(f"{r['strategy']:<20}{r['apply_us']:10.1f}{r['event_alone_us']:16.1f}"
-              f"{r['event_alone_us'] - static['event_alone_us']:13.1f}{r['event_in_batch_us']:19.1f}"
-              f"{r['event_in_batch_us'] - static['event_in_batch_us']:13.1f}")
+              f"{r['alone_over_static_us']:13.1f}{r['event_in_batch_us']:19.1f}{r['batch_over_static_us']:13.1f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rows": rows, "batch": args.batch, "seed": args.seed}, indent=2))
+        args.json.write_text(json.dumps({"rows": rows, "batch": args.batch, "seed": args.seed, "rounds": args.rounds,
+                                         "per_round": per_round}, indent=2))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from offline.models.content import ContentModel
 from offline.models.popularity import PopularityConfig, PopularityModel
 from offline.neighbours import neighbour_matrix
 from offline.recent import RecentHistory
-from offline.scoring import recommend, top_n
+from offline.scoring import score, top_n
 from online.overlay import ItemMoments, add_sparse, standardise
 from online.preference import VALID_PREFERENCES
 from online.rules import ModelContext, UpdateRule, UserView, make_rule
@@ -205,14 +205,6 @@ class Recommender:
         base_m, _, _ = self._base(state.user_id)
         return np.union1d(base_m, self._swipes(state)[0])
 
-    def _exclusions(self, views: Sequence[UserView]) -> sp.csr_matrix:
-        """(b, n_movies) CSR of the movies each view's user has seen (history and swipes; a
-        movie in both appears twice, which masks it the same)."""
-        parts = [a for v in views for a in (v.history[0], v.swipes[0])]
-        indptr = np.r_[0, np.cumsum([len(v.history[0]) + len(v.swipes[0]) for v in views])]
-        cols = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        return sp.csr_matrix((np.ones(len(cols), np.float32), cols, indptr), shape=(len(views), len(self.movies)))
-
     @staticmethod
     def _mask_seen(scores: npt.NDArray[np.float32], views: Sequence[UserView]) -> None:
         """Set each (b, n_movies) row's seen movies (history and swipes) to -inf in place."""
@@ -237,12 +229,14 @@ class Recommender:
         out: list[Ranked | None] = [None] * len(states)
         views = [self.view(s) for s in states]
         warm = [(i, v) for i, v in enumerate(self.vectors(views)) if v is not None]
-        if warm:
-            rows, vecs = zip(*warm)
-            exclude = self._exclusions([views[i] for i in rows]) if exclude_seen else None
-            idx, scores = recommend(np.stack(vecs), self.item_factors, n, exclude)
+        for start in range(0, len(warm), _BLOCK):  # a block's scores are selected while in cache
+            rows, vecs = zip(*warm[start:start + _BLOCK])
+            scores = score(np.stack(vecs), self.item_factors)  # (b, n_movies) u . y
+            if exclude_seen:
+                self._mask_seen(scores, [views[i] for i in rows])
+            idx, top = top_n(scores, n)
             for j, i in enumerate(rows):
-                out[i] = self._ranked(idx[j], scores[j], "model")
+                out[i] = self._ranked(idx[j], top[j], "model")
         for i, s in enumerate(states):
             if out[i] is None:
                 out[i] = self._cold(s, n, exclude_seen)
