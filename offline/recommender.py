@@ -38,7 +38,7 @@ History = Literal["train", "train+val", "all"]
 SimilarMethod = Literal["als", "cosine", "jaccard"]
 HISTORY_PARTS: dict[str, tuple[str, ...]] = {"train": ("train",), "train+val": ("train", "val"),
                                              "all": ("train", "val", "test")}
-_BLOCK = 256  # users scored at once on the standardised path
+_BLOCK = 256  # users scored and selected at once (a block of scores stays in cache)
 
 
 class UnknownMovieError(KeyError):
