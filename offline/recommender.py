@@ -10,7 +10,7 @@ vectors, history and neighbour rows, the state's swipes) and ranks.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +26,7 @@ from offline.models.popularity import PopularityConfig, PopularityModel
 from offline.neighbours import neighbour_matrix
 from offline.recent import RecentHistory
 from offline.scoring import score, top_n
-from online.overlay import ItemMoments, add_sparse, standardise
+from online.overlay import ItemMoments, standardise
 from online.preference import VALID_PREFERENCES
 from online.rules import ModelContext, UpdateRule, UserView, make_rule
 from online.settings import OnlineSettings
@@ -228,15 +228,13 @@ class Recommender:
             return self._recommend_blended(states, n, exclude_seen)
         out: list[Ranked | None] = [None] * len(states)
         views = [self.view(s) for s in states]
-        warm = [(i, v) for i, v in enumerate(self.vectors(views)) if v is not None]
-        for start in range(0, len(warm), _BLOCK):  # a block's scores are selected while in cache
-            rows, vecs = zip(*warm[start:start + _BLOCK])
-            scores = score(np.stack(vecs), self.item_factors)  # (b, n_movies) u . y
-            if exclude_seen:
-                self._mask_seen(scores, [views[i] for i in rows])
-            idx, top = top_n(scores, n)
-            for j, i in enumerate(rows):
-                out[i] = self._ranked(idx[j], top[j], "model")
+        vecs = self.vectors(views)
+
+        def dot_products(rows: list[int]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+            # (b, n_movies) u . y, nothing to add back
+            return score(np.stack([vecs[i] for i in rows]), self.item_factors), np.zeros(len(rows), np.float32)
+
+        self._rank_model(views, [i for i, v in enumerate(vecs) if v is not None], n, exclude_seen, dot_products, out)
         for i, s in enumerate(states):
             if out[i] is None:
                 out[i] = self._cold(s, n, exclude_seen)
@@ -266,7 +264,7 @@ class Recommender:
             self.item_factors)
         extra = self.rule.overlay(views)
         if extra is not None:
-            add_sparse(out, extra)
+            extra.add_to(out)
         blend = np.flatnonzero(shares < 1)
         if len(blend):
             # a (z(model) + overlay) + (1 - a) z(cold start), for the users still blending
@@ -287,16 +285,25 @@ class Recommender:
                 out[i] = self._cold(s, n, exclude_seen)  # nothing known yet: the popular movies
             else:
                 active.append(i)
-        for start in range(0, len(active), _BLOCK):
-            rows = active[start:start + _BLOCK]
-            scores, offset = self._blended([views[i] for i in rows])
-            if exclude_seen:
-                self._mask_seen(scores, [views[i] for i in rows])
-            idx, top = top_n(scores, n)
-            top += offset[:, None]  # the standardised scores of the movies kept
-            for j, i in enumerate(rows):
-                out[i] = self._ranked(idx[j], top[j], "model")
+        self._rank_model(views, active, n, exclude_seen, lambda rows: self._blended([views[i] for i in rows]), out)
         return [r for r in out if r is not None]
+
+    def _rank_model(self, views: Sequence[UserView], rows: list[int], n: int, exclude_seen: bool,
+                    scores_of: Callable[[list[int]], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]],
+                    out: list[Ranked | None]) -> None:
+        """``out[i]``, for each i of ``rows``, the top ``n`` of the scores ``scores_of(block)``
+        returns for blocks of ``_BLOCK`` rows: (b, n_movies) scores less a per-row constant and
+        the (b,) constants, added back to the kept scores only. A block's scores are masked and
+        selected while in cache."""
+        for start in range(0, len(rows), _BLOCK):
+            block = rows[start:start + _BLOCK]
+            scores, offset = scores_of(block)
+            if exclude_seen:
+                self._mask_seen(scores, [views[i] for i in block])
+            idx, top = top_n(scores, n)
+            top += offset[:, None]
+            for j, i in enumerate(block):
+                out[i] = self._ranked(idx[j], top[j], "model")
 
     def _cold_z(self, views: Sequence[UserView]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """Standardised cold-start scores, as (b, n_movies) scaled scores and (b,) constants

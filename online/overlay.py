@@ -42,18 +42,12 @@ class ItemMoments:
         mean = y.mean(axis=0)
         return cls(mean, y.T @ y / len(y) - np.outer(mean, mean))
 
-    def standardised_scores(self, users: npt.ArrayLike, item_factors: npt.NDArray[np.float32]) -> FloatArray:
-        """(b, n_movies) float32 z-scores of ``users`` (b, k) against the item factors:
-        z = (Y u - mean.u) / sqrt(u^T cov u), one matrix product for the batch."""
-        z, offset = self.scaled_scores(users, item_factors)
-        z += offset[:, None]
-        return z
-
     def scaled_scores(self, users: npt.ArrayLike,
                       item_factors: npt.NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
-        """``standardised_scores`` less its per-user constant: (b, n_movies) float32 ``Y u / sd``
-        and (b,) float32 ``-mean.u / sd`` (z = the first + the second, row by row). A ranking
-        needs only the first: the constant is added to the few scores kept, not to every movie."""
+        """The z-scores z = (Y u - mean.u) / sqrt(u^T cov u) of ``users`` (b, k) against the
+        item factors, one matrix product for the batch, as (b, n_movies) float32 ``Y u / sd``
+        and the (b,) float32 constant ``-mean.u / sd`` to add row by row. A ranking needs only
+        the first: the constant is added to the few scores kept, not to every movie."""
         u = np.atleast_2d(np.asarray(users, dtype=np.float64))
         mu = u @ self.mean  # (b,) mean over the catalogue of u . y
         sd = np.sqrt(np.maximum(((u @ self.cov) * u).sum(axis=1), 0.0))  # (b,) its standard deviation
@@ -145,8 +139,9 @@ class RowAdditions:
 
     def add_to(self, dense: FloatArray) -> FloatArray:
         """``dense += self`` in place for a C-contiguous (b, n_movies) float32 array."""
-        if dense.shape != self.shape:
-            raise ValueError(f"additions of shape {self.shape} to scores of shape {dense.shape}")
+        if dense.shape != self.shape or not dense.flags.c_contiguous:  # a copy's flat view would lose them
+            raise ValueError(f"additions of shape {self.shape} need C-contiguous scores of that shape, "
+                             f"got {dense.shape}")
         # on the flat view with same-dtype values: numpy's fast path of ufunc.at (5x the 2-D one)
         np.add.at(dense.reshape(-1), self.flat, self.values)
         return dense
@@ -174,7 +169,7 @@ class NeighbourOverlay:
 
     def scores(self, recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]) -> RowAdditions:
         """(b, n_movies) additions ``beta * sum_j w_j S[j, :]`` per user, not summed: a movie
-        near several seeds has one entry per seed (``add_sparse`` adds them all).
+        near several seeds has one entry per seed (``RowAdditions.add_to`` adds them all).
 
         Args:
             recent: per user (movie indices, preferences) of their recent interactions, oldest first.
@@ -191,14 +186,3 @@ class NeighbourOverlay:
         flat = np.repeat(row_start, counts) + s.indices[pos]
         return RowAdditions(flat, data, (len(recent), n))
 
-
-def add_sparse(dense: FloatArray, extra: sp.csr_matrix | RowAdditions) -> FloatArray:
-    """``dense += extra`` in place for a C-contiguous (b, n) float32 array and (b, n) additions
-    (``RowAdditions``, or a CSR: duplicates summed, any index order); returns ``dense``."""
-    if isinstance(extra, RowAdditions):
-        return extra.add_to(dense)
-    n = dense.shape[1]
-    flat = np.repeat(np.arange(extra.shape[0], dtype=np.intp) * n, np.diff(extra.indptr)) + extra.indices
-    # on the flat view with same-dtype values: numpy's fast path of ufunc.at (5x the 2-D one)
-    np.add.at(dense.reshape(-1), flat, extra.data.astype(dense.dtype, copy=False))
-    return dense

@@ -68,12 +68,9 @@ class UserState:
         vector: npt.NDArray[np.float32] | None, model_version: str, strategy: str = "",
     ) -> UserState:
         """A new state with one more swipe (bounded histories drop their oldest entries)."""
-        keep = MAX_SWIPES - 1
-        movies = np.concatenate((self.movies[len(self.movies) - keep:] if len(self.movies) > keep else self.movies,
-                                 np.array([movie], np.int64))).astype(np.int64, copy=False)
-        prefs = np.concatenate((self.preferences[len(self.preferences) - keep:]
-                                if len(self.preferences) > keep else self.preferences,
-                                np.array([preference], np.int8))).astype(np.int8, copy=False)
+        keep = MAX_SWIPES - 1  # the newest keep, then the new swipe
+        movies = np.concatenate((self.movies[-keep:], np.array([movie], np.int64))).astype(np.int64, copy=False)
+        prefs = np.concatenate((self.preferences[-keep:], np.array([preference], np.int8))).astype(np.int8, copy=False)
         ids = (self.event_ids + ((event_id,) if event_id else ()))[-MAX_EVENT_IDS:]
         return replace(
             self, vector=vector, movies=movies, preferences=prefs,

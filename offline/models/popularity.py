@@ -221,11 +221,8 @@ class PopularityModel:
     ) -> npt.NDArray[np.float32]:
         """(b, n_movies) float32 ``genre_popular_scores`` of (b, n_genres) liked-genre weights,
         one product for the batch."""
-        w = np.atleast_2d(np.asarray(liked_genres, dtype=np.float64))
-        combos, combo_of = self._genre_combos(item_genres)
-        total = w.sum(axis=1)
-        # overlap_ui = g_i · w_u / Σ w_u  (0 for a user without weights), once per genre combination
-        overlap = ((w @ combos.T) / np.where(total > 0, total, 1.0)[:, None])[:, combo_of]
+        overlap, combo_of = self._combo_overlap(liked_genres, item_genres)
+        overlap = overlap[:, combo_of]  # (b, n_movies) o_ui
         pop = self._percentiles(kind)[None, :]
         return np.where(overlap > 0, overlap * pop, pop - 1.0).astype(np.float32)
 
@@ -259,13 +256,11 @@ class PopularityModel:
         overlap o_c, so sum_i s_i = sum_c [o_c > 0] o_c P1_c + [o_c = 0] (P1_c - N_c), with
         P1_c, P2_c the sums of pop and pop^2 over c and N_c its size (squares alike).
         """
-        w = np.atleast_2d(np.asarray(liked_genres, dtype=np.float64))
-        combos, combo_of = self._genre_combos(item_genres)
+        overlap, combo_of = self._combo_overlap(liked_genres, item_genres)  # (b, c) o_uc
         pop = self._percentiles(kind)
-        total = w.sum(axis=1)
-        overlap = (w @ combos.T) / np.where(total > 0, total, 1.0)[:, None]  # (b, c) o_uc
-        n_c = np.bincount(combo_of, minlength=len(combos)).astype(np.float64)  # (c,)
-        p1, p2 = np.bincount(combo_of, pop, len(combos)), np.bincount(combo_of, pop * pop, len(combos))
+        n_combos = overlap.shape[1]
+        n_c = np.bincount(combo_of, minlength=n_combos).astype(np.float64)  # (c,)
+        p1, p2 = np.bincount(combo_of, pop, n_combos), np.bincount(combo_of, pop * pop, n_combos)
         on = overlap > 0
         # sum_i s_i and sum_i s_i^2 of each user, per combination then summed
         s1 = np.where(on, overlap * p1, p1 - n_c).sum(axis=1)
@@ -280,6 +275,16 @@ class PopularityModel:
         # z = s / sd - mean / sd
         scores *= inv.astype(np.float32)[:, None]
         return scores, (-mean * inv).astype(np.float32)
+
+    def _combo_overlap(self, liked_genres: npt.NDArray[np.floating], item_genres: npt.NDArray[np.floating]
+                       ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """(b, c) float64 overlaps o_uc = g_c · w_u / Σ w_u of (b, n_genres) liked-genre weights
+        with each distinct genre combination c (0 for a user without weights), and each movie's
+        (n_movies,) combination (``_genre_combos``)."""
+        w = np.atleast_2d(np.asarray(liked_genres, dtype=np.float64))
+        combos, combo_of = self._genre_combos(item_genres)
+        total = w.sum(axis=1)
+        return (w @ combos.T) / np.where(total > 0, total, 1.0)[:, None], combo_of
 
     def _genre_combos(self, item_genres: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.float64],
                                                                              npt.NDArray[np.int64]]:

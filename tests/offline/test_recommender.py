@@ -242,7 +242,7 @@ def test_a_batch_ranks_every_user_as_alone(make, art, strategy: str) -> None:
             dense[rec.seen(state)] = -np.inf
             best = np.argsort(-dense, kind="stable")[:10]
             assert_same_ranking(rec.movies.ids[best], dense[best], got.movie_ids, got.scores, context=context)
-        else:
+        else:  # exact on purpose: a cold list publishes the stored popularity scores themselves
             np.testing.assert_array_equal(got.scores, rec.popularity_scores[rec.movies.index_of(got.movie_ids)])
     # the batch mixes both sources: known users and the 5-swipe user have a vector (static: new
     # users never do), the user without swipes is cold (and the 1-swipe user blends, or is cold

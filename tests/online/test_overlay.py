@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from online.overlay import NeighbourOverlay, add_sparse, seed_weights, seed_weights_many, standardise
+from online.overlay import NeighbourOverlay, seed_weights, seed_weights_many, standardise
 
 
 def test_standardise_rows() -> None:
@@ -32,7 +32,7 @@ def test_overlay_equals_the_dense_sum() -> None:
     np.testing.assert_allclose(got[0], expected, rtol=1e-6)
     assert not got[1].any()
     base = np.ones((2, 12), np.float32)
-    np.testing.assert_allclose(add_sparse(base, overlay.scores(recent))[0], 1.0 + expected, rtol=1e-6)
+    np.testing.assert_allclose(overlay.scores(recent).add_to(base)[0], 1.0 + expected, rtol=1e-6)
 
 
 # -- the batched seeds and overlay against the per-user ones -----------------------------------
@@ -85,10 +85,10 @@ def test_overlay_of_a_batch_equals_the_per_user_overlays() -> None:
         users = _random_users(rng, 12, n)
         batch = overlay.scores(users)
         assert batch.shape == (len(users), n)
-        got = add_sparse(np.zeros((len(users), n), np.float32), batch)
+        got = batch.add_to(np.zeros((len(users), n), np.float32))
         for u, user in enumerate(users):
             one = overlay.scores([user])
-            ref = add_sparse(np.zeros((1, n), np.float32), one)[0]
+            ref = one.add_to(np.zeros((1, n), np.float32))[0]
             np.testing.assert_allclose(got[u], ref, rtol=1e-6, atol=1e-7,
                                        err_msg=f"user {u}: {user[0].tolist()} / {user[1].tolist()}")
             # and the dense reference: beta * sum_j w_j S[j, :] over the user's seeds
