@@ -11,7 +11,7 @@ rounds that time every strategy once each, side by side: a slow spell of the mac
 all strategies of its round, and a strategy's extra over static is the median over rounds
 of its difference to static in the same round. BLAS on --blas-threads (the worker pins it to 1).
 
-    .venv/bin/python bench/strategies.py [--rounds 7] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
+    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
 """
 from __future__ import annotations
 
@@ -83,8 +83,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=7, help="rounds of every strategy side by side")
+    parser.add_argument("--sizes", default="2,4,16", help="further batch sizes, comma-separated (per-event cost)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    if any(not 1 < size < args.batch for size in sizes):
+        parser.error(f"--sizes must lie between 2 and --batch - 1 ({args.batch - 1})")
     rng = np.random.default_rng(args.seed)
     parts = synthetic(rng)
     users = rng.choice(N_USERS, size=args.batch, replace=False) + 1
@@ -110,22 +114,29 @@ def main() -> None:
             def apply_only(rec: Recommender = rec, states: list = states, last: list = last) -> None:
                 rec.apply(states[0], last[0], 2, 1.8e9)
 
-            cases[strategy] = (apply_only, one, batch)
+            def first(size: int, rec: Recommender = rec, states: list = states, last: list = last) -> None:
+                rec.recommend_states([rec.apply(s, m, 2, 1.8e9) for s, m in zip(states[:size], last[:size])], 20)
+
+            cases[strategy] = (apply_only, one, batch, first)
         # rounds: every strategy timed once per round, side by side, so that a slow spell of the
         # machine hits all of them; the extra over static is the median of the per-round differences
-        per_round: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
+        per_round: dict[str, list[tuple[float, ...]]] = {name: [] for name in cases}
         for r in range(args.rounds):
-            for name, (apply_only, one, batch) in cases.items():
-                per_round[name].append((best_us(apply_only, 3), best_us(one, 3), best_us(batch, 3) / args.batch))
+            for name, (apply_only, one, batch, first) in cases.items():
+                per_round[name].append((best_us(apply_only, 3), best_us(one, 3), best_us(batch, 3) / args.batch,
+                                        *(best_us(lambda f=first, k=k: f(k), 3) / k for k in sizes)))
             print(f"round {r + 1}/{args.rounds}", flush=True)
     rows = []
     static = per_round["static"]
+    base = np.array(static)  # (rounds, columns)
     for name, times in per_round.items():
-        apply_us, alone, in_batch = (np.array(x) for x in zip(*times))
-        rows.append({"strategy": name, "apply_us": float(np.median(apply_us)),
-                     "event_alone_us": float(np.median(alone)), "event_in_batch_us": float(np.median(in_batch)),
-                     "alone_over_static_us": float(np.median(alone - np.array([t[1] for t in static]))),
-                     "batch_over_static_us": float(np.median(in_batch - np.array([t[2] for t in static])))})
+        t = np.array(times)
+        over = np.median(t - base, axis=0)  # per-round differences to static, their median
+        rows.append({"strategy": name, "apply_us": float(np.median(t[:, 0])),
+                     "event_alone_us": float(np.median(t[:, 1])), "event_in_batch_us": float(np.median(t[:, 2])),
+                     "alone_over_static_us": float(over[1]), "batch_over_static_us": float(over[2]),
+                     "by_size": {str(k): {"event_us": float(np.median(t[:, 3 + i])), "over_static_us": float(over[3 + i])}
+                                 for i, k in enumerate(sizes)}})
     print(f"\n{N_MOVIES} movies x {K} factors, {N_USERS} users, batch {args.batch}, BLAS threads {args.blas_threads}, "
           f"numpy {np.__version__}, {platform.processor() or platform.machine()}; medians over {args.rounds} rounds")
     print(f"{'strategy':<20}{'apply us':>10}{'event alone us':>16}{'+ vs static':>13}{'event in batch us':>19}"
@@ -133,6 +144,12 @@ def main() -> None:
     for r in rows:
         print(f"{r['strategy']:<20}{r['apply_us']:10.1f}{r['event_alone_us']:16.1f}"
               f"{r['alone_over_static_us']:13.1f}{r['event_in_batch_us']:19.1f}{r['batch_over_static_us']:13.1f}")
+    if sizes:
+        print(f"\nper event (us) and + vs static, by batch size (1 = alone, {args.batch} = in batch above)")
+        print(f"{'strategy':<20}" + "".join(f"{f'batch {k}':>22}" for k in sizes))
+        for r in rows:
+            print(f"{r['strategy']:<20}" + "".join(
+                f"{r['by_size'][str(k)]['event_us']:12.1f}{r['by_size'][str(k)]['over_static_us']:+10.1f}" for k in sizes))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "batch": args.batch, "seed": args.seed, "rounds": args.rounds,

@@ -15,13 +15,15 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from online.product import dot_scores
+
 _BLOCK_ROWS = 256  # rows selected at once: the block stays in cache
 _GROUP_SIZE = 32  # scores per group of the bound (bench/scoring.py: 32 and 64 are best, 16-128 close)
 
 
 def score(user_vectors: npt.NDArray[np.float32], item_factors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Scores (b, n_movies) float32 = U (b, k) @ Y (n_movies, k)ᵀ."""
-    return np.asarray(user_vectors, dtype=np.float32) @ item_factors.T
+    """Scores (b, n_movies) float32 = U (b, k) @ Y (n_movies, k)ᵀ (``online.product.dot_scores``)."""
+    return dot_scores(user_vectors, item_factors)
 
 
 def mask_excluded(scores: npt.NDArray[np.float32], exclude: sp.csr_matrix | None) -> None:

@@ -19,6 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from online.product import dot_scores
+
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -53,7 +55,7 @@ class ItemMoments:
         sd = np.sqrt(np.maximum(((u @ self.cov) * u).sum(axis=1), 0.0))  # (b,) its standard deviation
         inv = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
         # z = Y (u / sd) - mean.u / sd
-        return (u * inv[:, None]).astype(np.float32) @ item_factors.T, (-mu * inv).astype(np.float32)
+        return dot_scores((u * inv[:, None]).astype(np.float32), item_factors), (-mu * inv).astype(np.float32)
 
 
 def standardise(scores: npt.NDArray[np.floating]) -> FloatArray:
@@ -75,17 +77,11 @@ def seed_weights(movie_indices: npt.ArrayLike, preferences: npt.ArrayLike, decay
         max_seeds: the newest liked movies kept (a movie liked twice counts once, newest).
     """
     idx = np.asarray(movie_indices, dtype=np.int64).ravel()
-    liked = np.flatnonzero(np.asarray(preferences).ravel() > 0)[::-1]  # positions, newest first
-    seeds: list[int] = []
-    ages: list[int] = []
-    for pos in liked.tolist():  # a few dozen at most: plain Python beats np.unique here
-        m = int(idx[pos])
-        if m not in seeds:
-            seeds.append(m)
-            ages.append(len(idx) - 1 - pos)
-            if len(seeds) == max_seeds:
-                break
-    return np.array(seeds, dtype=np.int64), decay ** np.array(ages, dtype=np.float64)
+    pos = np.flatnonzero(np.asarray(preferences).ravel() > 0)[::-1]  # liked positions, newest first
+    liked = idx[pos]
+    _, first = np.unique(liked, return_index=True)  # each movie at its newest like
+    first = np.sort(first)[:max_seeds]  # newest first, the newest max_seeds
+    return liked[first], decay ** (len(idx) - 1 - pos[first]).astype(np.float64)
 
 
 def seed_weights_many(recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], decay: float,
@@ -167,6 +163,23 @@ class NeighbourOverlay:
     decay: float
     max_seeds: int
 
+    @property
+    def _padded(self) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """S as (n_movies, K) column indices and (n_movies, K) values, K the longest row, each
+        row's entries in CSR order and padded with (column 0, value 0.0), once: a seed's row is
+        one fancy index, no per-seed offsets (adding +0.0 changes no score)."""
+        cached = self.__dict__.get("_padded_cache")
+        if cached is None:
+            s = self.rows
+            counts = np.diff(s.indptr)
+            width = max(int(counts.max()) if len(counts) else 0, 1)
+            present = np.arange(width)[None, :] < counts[:, None]
+            cols, vals = np.zeros((s.shape[0], width), np.intp), np.zeros((s.shape[0], width), np.float32)
+            cols[present], vals[present] = s.indices, s.data
+            cached = (cols, vals)
+            object.__setattr__(self, "_padded_cache", cached)
+        return cached
+
     def scores(self, recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]) -> RowAdditions:
         """(b, n_movies) additions ``beta * sum_j w_j S[j, :]`` per user, not summed: a movie
         near several seeds has one entry per seed (``RowAdditions.add_to`` adds them all).
@@ -174,15 +187,12 @@ class NeighbourOverlay:
         Args:
             recent: per user (movie indices, preferences) of their recent interactions, oldest first.
         """
-        n, s = self.rows.shape[0], self.rows
+        n = self.rows.shape[0]
+        cols, vals = self._padded
         per_user, j, w = seed_weights_many(recent, self.decay, self.max_seeds)  # (m,) seed movies, user by user
-        w = (w * self.beta).astype(np.float32)  # (m,) their weights
-        starts, counts = s.indptr[j], s.indptr[j + 1] - s.indptr[j]
-        # the entries of rows j of S, one after the other: positions starts[i] .. starts[i] + counts[i]
-        pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        data = s.data[pos].astype(np.float32, copy=False) * np.repeat(w, counts)  # beta w_j S[j, m]
+        data = vals[j] * (w * self.beta).astype(np.float32)[:, None]  # (m, K) beta w_j S[j, m]
         # each entry at row * n + movie of its user's row; a movie near two seeds appears twice (summed)
-        row_start = np.repeat(np.arange(len(recent), dtype=np.intp) * n, per_user)  # (m,) per seed
-        flat = np.repeat(row_start, counts) + s.indices[pos]
-        return RowAdditions(flat, data, (len(recent), n))
-
+        flat = cols[j]  # (m, K)
+        if len(recent) > 1:
+            flat += np.repeat(np.arange(len(recent), dtype=np.intp) * n, per_user)[:, None]
+        return RowAdditions(flat.ravel(), data.ravel(), (len(recent), n))

@@ -95,3 +95,22 @@ def test_overlay_of_a_batch_equals_the_per_user_overlays() -> None:
             seeds, w = seed_weights(*user, 0.8, max_seeds)
             np.testing.assert_allclose(ref, 2.5 * (w @ dense[seeds]) if len(seeds) else np.zeros(n),
                                        rtol=1e-5, atol=1e-6)
+
+
+def test_rows_of_different_lengths_pad_without_touching_movie_0() -> None:
+    # rows of 3, 0 and 1 entries: padded to 3; the padding points at movie 0 with weight 0
+    dense = np.zeros((4, 4), np.float32)
+    dense[0, [1, 2, 3]] = [0.5, 0.25, 0.125]
+    dense[2, 3] = 1.0
+    overlay = NeighbourOverlay(sp.csr_matrix(dense), beta=1.0, decay=1.0, max_seeds=5)
+    recent = [(np.array([1, 2, 0]), np.array([2, 2, 2]))]
+    base = np.array([[-np.inf, 7.0, 8.0, 9.0]], np.float32)  # movie 0 masked as seen: stays -inf
+    got = overlay.scores(recent).add_to(base.copy())
+    assert got[0].tolist() == [-np.inf, 7.5, 8.25, 10.125]
+    assert overlay.scores(recent).values.size == 3 * 3  # three seeds, three entries each (padded)
+
+
+def test_overlay_of_an_empty_neighbour_matrix_adds_nothing() -> None:
+    overlay = NeighbourOverlay(sp.csr_matrix((5, 5), dtype=np.float32), beta=3.0, decay=0.8, max_seeds=20)
+    got = overlay.scores([(np.array([1, 2]), np.array([2, 1])), (np.array([3]), np.array([2]))]).toarray()
+    assert got.shape == (2, 5) and not got.any()

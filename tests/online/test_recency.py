@@ -37,6 +37,15 @@ def test_matches_the_closed_form() -> None:
     np.testing.assert_allclose(got, closed_form(idx, pref, X0, 5.0, 0.5, 3.0, 0.8), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("n", [1, 5, 6, 9])
+def test_matches_the_closed_form_below_and_above_k_interactions(n: int) -> None:
+    """Fewer distinct movies than factors (k = 6) solve by Woodbury, the others directly."""
+    rng = np.random.default_rng(n)
+    idx, pref = rng.choice(40, n, replace=False).tolist(), rng.choice([-2, -1, 1, 2], n).tolist()
+    got = make().solve(X0, idx, pref)
+    np.testing.assert_allclose(got, closed_form(idx, pref, X0, 5.0, 0.5, 3.0, 0.8), rtol=1e-5, atol=1e-6)
+
+
 def test_no_boost_and_no_anchor_is_the_exact_fold_in_of_the_window() -> None:
     idx, pref = [1, 4, 9, 12, 30], [2, 1, -1, 2, -2]
     got = make(boost=1.0, anchor=0.0).solve(X0, idx, pref)
