@@ -76,12 +76,15 @@ def seed_weights(movie_indices: npt.ArrayLike, preferences: npt.ArrayLike, decay
         decay: weight factor per later interaction.
         max_seeds: the newest liked movies kept (a movie liked twice counts once, newest).
     """
-    idx = np.asarray(movie_indices, dtype=np.int64).ravel()
-    pos = np.flatnonzero(np.asarray(preferences).ravel() > 0)[::-1]  # liked positions, newest first
-    liked = idx[pos]
-    _, first = np.unique(liked, return_index=True)  # each movie at its newest like
-    first = np.sort(first)[:max_seeds]  # newest first, the newest max_seeds
-    return liked[first], decay ** (len(idx) - 1 - pos[first]).astype(np.float64)
+    movies = np.asarray(movie_indices, dtype=np.int64).ravel().tolist()
+    prefs = np.asarray(preferences).ravel().tolist()
+    seeds: dict[int, int] = {}  # movie -> age (later interactions), newest like first
+    for age, (m, p) in enumerate(zip(reversed(movies), reversed(prefs))):  # a few dozen: lists beat numpy calls
+        if p > 0 and m not in seeds:
+            seeds[m] = age
+            if len(seeds) == max_seeds:
+                break
+    return np.fromiter(seeds.keys(), np.int64, len(seeds)), decay ** np.fromiter(seeds.values(), np.float64, len(seeds))
 
 
 def seed_weights_many(recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], decay: float,
