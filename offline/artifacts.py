@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ def parquet_bytes_of_rows(table: pd.DataFrame, rows: np.ndarray) -> bytes:
     each masked column as it is (half the memory, and the Arrow work runs without the GIL).
     """
     schema = pa.Schema.from_pandas(table.iloc[:0], preserve_index=False)
-    arrays = [pa.array(table[name].to_numpy()[rows]) for name in table.columns]
+    mask = pa.array(np.asarray(rows, dtype=bool))  # Arrow's filter: faster than numpy's mask here
+    arrays = [pc.filter(pa.array(table[name].to_numpy()), mask) for name in table.columns]
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), sink)
     return sink.getvalue().to_pybytes()

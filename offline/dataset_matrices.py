@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import scipy.sparse as sp
 
@@ -37,9 +38,14 @@ class SplitMatrices:
         return (len(self.users), len(self.movies))
 
     def seen_before(self, split: int) -> sp.csr_matrix:
-        """Movies a user has seen before the given split starts (train; train + val for test)."""
+        """Movies a user has seen before the given split starts (train; train + val for test):
+        (n_users, n_movies) float32 CSR holding 1 at every non-zero of that sum."""
         seen = self.train if split == VAL else self.train + self.val
-        return (seen != 0).astype(np.float32).tocsr()
+        if not seen.data.all():  # a stored zero or a pair whose train and val values cancel
+            return (seen != 0).astype(np.float32).tocsr()
+        # the same matrix as the comparison above, without its two full copies
+        ones = np.ones(seen.nnz, dtype=np.float32)
+        return sp.csr_matrix((ones, seen.indices.copy(), seen.indptr.copy()), shape=seen.shape)
 
 
 _MAX_TABLE_ID = 1 << 24  # ids below this are mapped through a lookup table, not a sort
@@ -83,6 +89,17 @@ def _csr(
     return m
 
 
+def stored_values(preference: npt.NDArray[np.generic], alpha: float) -> npt.NDArray[np.float32]:
+    """``stored_value(preference, alpha)`` (n,) float32, through a table of its values at
+    -2..+2 when ``preference`` is integer and within them (the int8 preference column): one
+    gather instead of five float passes. Each entry is the same float32 computation either way."""
+    p = np.asarray(preference)
+    if p.dtype.kind not in "iu" or len(p) == 0 or p.min() < -2 or p.max() > 2:
+        return stored_value(p, alpha)
+    table = stored_value(np.arange(-2, 3, dtype=np.float32), alpha)
+    return table[p.astype(np.intp) + 2]
+
+
 def build_matrices(ratings: pd.DataFrame, split: np.ndarray, alpha: float) -> SplitMatrices:
     """Id maps over the filtered ratings and the per-split matrices.
 
@@ -97,21 +114,33 @@ def build_matrices(ratings: pd.DataFrame, split: np.ndarray, alpha: float) -> Sp
     rating = ratings["rating"].to_numpy(dtype=np.float32)
     shape = (len(users), len(movies))
     # One (user, movie) order for every matrix; MovieLens files already come in it.
-    key = ui.astype(np.int64) * max(shape[1], 1) + mi
-    order = None if np.all(key[1:] >= key[:-1]) else np.argsort(key, kind="stable")
+    key = ui.astype(np.int64)
+    key *= max(shape[1], 1)
+    key += mi
+    unique = bool(np.all(key[1:] > key[:-1]))  # sorted, and no pair twice: no part repeats a pair
+    order = None if unique or np.all(key[1:] >= key[:-1]) else np.argsort(key, kind="stable")
+    del key
     masks = {code: split == code for code in (TRAIN, VAL, TEST)}
     ordered = (lambda a: a) if order is None else (lambda a: a[order])
     ui_o, mi_o = ordered(ui), ordered(mi)
     pairs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = {}
 
-    def part(code: int, values: np.ndarray) -> sp.csr_matrix:
+    def of_split(code: int, values: np.ndarray) -> np.ndarray:
+        """The entries of ``values`` (n,) (aligned with ``ratings``) in split ``code``, in matrix order."""
         if code not in pairs:
             m = ordered(masks[code])
             rows, cols = ui_o[m], mi_o[m]
-            repeated = len(rows) > 1 and bool(np.any((rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])))
+            repeated = not unique and len(rows) > 1 and bool(
+                np.any((rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1])))
             pairs[code] = (m, rows, cols, repeated)
-        m, rows, cols, repeated = pairs[code]
-        return _csr(rows, cols, ordered(values)[m], shape, repeated)
+        return ordered(values)[pairs[code][0]]
+
+    def part(code: int, values: np.ndarray, masked: bool = False) -> sp.csr_matrix:
+        """CSR of split ``code`` with ``values`` (n,) aligned with ``ratings``, or (``masked``) the
+        split's own values from ``of_split``."""
+        split_values = values if masked else of_split(code, values)
+        _, rows, cols, repeated = pairs[code]
+        return _csr(rows, cols, split_values, shape, repeated)
 
     def frame(code: int) -> pd.DataFrame:
         m = masks[code]
@@ -125,11 +154,12 @@ def build_matrices(ratings: pd.DataFrame, split: np.ndarray, alpha: float) -> Sp
         )
 
     pref32 = pref.astype(np.float32)
+    train_pref = of_split(TRAIN, pref)
     return SplitMatrices(
         users=users,
         movies=movies,
-        confidence=part(TRAIN, stored_value(pref, alpha)),
-        train=part(TRAIN, pref32),
+        confidence=part(TRAIN, stored_values(train_pref, alpha), masked=True),
+        train=part(TRAIN, train_pref.astype(np.float32), masked=True),
         val=part(VAL, pref32),
         test=part(TEST, pref32),
         train_ratings=part(TRAIN, rating),

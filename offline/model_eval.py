@@ -100,27 +100,24 @@ def evaluate_all(
                 batch_size=config.batch_size, item_popularity=share,
             )
 
-        # the heavy models first, so the two threads finish together
+        # the heavy models first, so the two threads finish together; the rating models last
         order = [(s, m) for m in ("content", "als", "popularity_count", "popularity_bayes") for s in codes]
         futures = {(s, m): pool.submit(run, s, m) for s, m in order}
+        svd = models.svd
+        rating = {s: pool.submit(split_rating_metrics, mats, s, svd) for s in codes} if svd is not None else {}
         for split_name in codes:
             for model in RANKING_MODELS:
                 out[split_name][model] = futures[split_name, model].result()
                 bar.update(1)
+        for split_name, future in rating.items():
+            out[split_name].update(future.result())
     bar.close()
-    if models.svd is not None:
-        for split_name, rating_models in rating_model_metrics(mats, models.svd).items():
-            out[split_name].update(rating_models)
     return out
 
 
-def rating_model_metrics(mats: SplitMatrices, svd: SVDRatingModel) -> dict[str, dict[str, dict[str, float]]]:
-    """``{"val": {"svd": {"rmse", "mae"}, "bias": {...}}, "test": {...}}`` on every holdout rating."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for split_name, frame in (("val", mats.val_frame), ("test", mats.test_frame)):
-        u, i, r = (frame[c].to_numpy() for c in ("user_index", "movie_index", "rating"))
-        out[split_name] = {
-            "svd": rating_metrics(svd.predict(u, i), r),
-            "bias": rating_metrics(svd.baseline.predict(u, i), r),
-        }
-    return out
+def split_rating_metrics(mats: SplitMatrices, split_name: str, svd: SVDRatingModel) -> dict[str, dict[str, float]]:
+    """``{"svd": {"rmse", "mae"}, "bias": {...}}`` on every rating of one holdout ("val" or "test")."""
+    frame = mats.val_frame if split_name == "val" else mats.test_frame
+    u, i, r = (frame[c].to_numpy() for c in ("user_index", "movie_index", "rating"))
+    return {"svd": rating_metrics(svd.predict(u, i), r), "bias": rating_metrics(svd.baseline.predict(u, i), r)}
+

@@ -94,23 +94,46 @@ def cooccurrence_rows(x: sp.csr_matrix, k: int, num_threads: int = 0) -> sp.csr_
     """``cooccurrence_rows_reference`` by implicit's ``all_pairs_knn`` (C++, threads)."""
     from implicit.nearest_neighbours import all_pairs_knn
 
+    x = sp.csr_matrix(x)
+    n = x.shape[1]
     counts = np.asarray(x.sum(axis=0)).ravel()
     inv = 1.0 / np.sqrt(np.maximum(counts, 1.0))
     # (users, movies) with L2-normalised columns (float64: implicit's type); all_pairs_knn gives
-    # the top-k dot products between columns, i.e. cosines, as (movies, movies) rows
-    cols = x.astype(np.float64).multiply(inv[None, :]).tocsr()
-    knn = all_pairs_knn(cols, k + 1, num_threads=num_threads, show_progress=False).tocoo()  # +1: itself
-    ok = (knn.row != knn.col) & (knn.data > 0)
-    rows, movies, data = knn.row[ok], knn.col[ok], knn.data[ok].astype(np.float32)
-    # the k largest of each row (all_pairs_knn returns k + 1 when the movie itself is not among them)
-    order = np.lexsort((movies, -data, rows))
-    rows, movies, data = rows[order], movies[order], data[order]
-    counts = np.bincount(rows, minlength=x.shape[1])
-    rank = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-    keep = rank < k
-    out = sp.csr_matrix((data[keep], (rows[keep], movies[keep])), shape=(x.shape[1], x.shape[1]), dtype=np.float32)
+    # the top-k dot products between columns, i.e. cosines, as (movies, movies) rows.
+    # x_um / sqrt(n_m) on x's own structure (what x.multiply(inv) gives, without its copies)
+    cols = sp.csr_matrix((x.data.astype(np.float64) * inv[x.indices], x.indices, x.indptr), shape=x.shape)
+    knn = sp.csr_matrix(all_pairs_knn(cols, k + 1, num_threads=num_threads, show_progress=False))  # +1: itself
+    rows = np.repeat(np.arange(knn.shape[0], dtype=np.int64), np.diff(knn.indptr))
+    ok = (rows != knn.indices) & (knn.data > 0)
+    rows, movies, data = rows[ok], knn.indices[ok], knn.data[ok].astype(np.float32)
+    keep = top_k_of_rows(rows, movies, data, k, n)
+    per_row = np.bincount(rows[keep], minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(per_row)])
+    out = sp.csr_matrix((data[keep], movies[keep], indptr), shape=(n, n), dtype=np.float32)
     out.sort_indices()
     return out
+
+
+def top_k_of_rows(rows: npt.NDArray[np.int64], movies: npt.NDArray[np.integer], data: npt.NDArray[np.float32],
+                  k: int, n_rows: int) -> npt.NDArray[np.bool_]:
+    """(e,) bool: whether each of the e entries (rows grouped, e.g. a CSR's) is among the k
+    largest ``data`` of its row, equal values keeping the lower movie index.
+
+    all_pairs_knn returns k + 1 per row; after the movie itself (cosine 1, its own best) is
+    dropped nearly every row holds at most k, so only the few longer rows are sorted.
+    """
+    counts = np.bincount(rows, minlength=n_rows)
+    keep = np.ones(len(rows), dtype=bool)
+    long_rows = counts > k
+    if not long_rows.any():
+        return keep
+    at = np.flatnonzero(long_rows[rows])
+    r, m, d = rows[at], movies[at], data[at]
+    order = np.lexsort((m, -d, r))  # by row, then value descending, then movie index
+    sub_counts = np.bincount(r, minlength=n_rows)
+    rank = np.arange(len(r)) - np.repeat(np.cumsum(sub_counts) - sub_counts, sub_counts)
+    keep[at[order]] = rank < k
+    return keep
 
 
 def cap_rows(x: sp.csr_matrix, cap: int, seed: int) -> sp.csr_matrix:
@@ -122,13 +145,12 @@ def cap_rows(x: sp.csr_matrix, cap: int, seed: int) -> sp.csr_matrix:
         return x
     rng = np.random.default_rng(seed)
     keep = np.ones(x.nnz, dtype=bool)
-    for u in heavy.tolist():
-        start, end = x.indptr[u], x.indptr[u + 1]
-        drop = rng.choice(end - start, size=end - start - cap, replace=False)
-        keep[start + drop] = False
-    rows = np.repeat(np.arange(x.shape[0]), counts)[keep]
-    out = sp.csr_matrix((x.data[keep], (rows, x.indices[keep])), shape=x.shape)
-    return out
+    starts, sizes = x.indptr[heavy].tolist(), counts[heavy].tolist()
+    for start, size in zip(starts, sizes):
+        keep[start + rng.choice(size, size=size - cap, replace=False)] = False
+    # the kept entries stay in x's row order: the new row pointers are the capped counts
+    indptr = np.concatenate([[0], np.cumsum(np.minimum(counts, cap))]).astype(x.indptr.dtype)
+    return sp.csr_matrix((x.data[keep], x.indices[keep], indptr), shape=x.shape)
 
 
 def scale_rows(s: sp.csr_matrix) -> tuple[sp.csr_matrix, float]:

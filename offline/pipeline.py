@@ -1,17 +1,18 @@
 """The offline pipeline: MovieLens files in, one evaluated, versioned artifact out.
 
-Stages: load → movies → preferences → filter → split → matrices → train_als → baselines
-→ neighbours (item-neighbour rows for the online overlay) → evaluate → write. Each stage is
-timed (rows in/out, seconds, peak memory); the artifact is
-written atomically, so a run that fails at any stage leaves no version behind.
+Stages: load → preferences → filter → split → matrices → movies → baselines → neighbours
+(item-neighbour rows for the online overlay) → train_als → evaluate → write, the split
+tables encoded on a second thread from split until ALS. Each stage is timed (rows in/out,
+seconds, peak memory); the artifact is written atomically, so a run that fails at any stage
+leaves no version behind.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from importlib.metadata import version as pkg_version
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import scipy.sparse as sp
 
 from offline.als import train_als
 from offline.artifacts import new_version_name, parquet_bytes_of_rows, write_version
@@ -29,6 +31,7 @@ from offline.data.errors import DataError
 from offline.data.loaders import Dataset, load_dataset
 from offline.dataset_matrices import SplitMatrices, build_matrices
 from offline.filtering import FilterRound, core_filter
+from offline.heap import retained_heap
 from offline.model_eval import TrainedModels, evaluate_all
 from offline.models.content import ContentModel
 from offline.models.popularity import PopularityModel
@@ -98,14 +101,25 @@ class PreparedData:
     mats: SplitMatrices
 
 
-def prepare(data: Path, config: PipelineConfig, stages: StageLog | None = None) -> PreparedData:
+AfterSplit = Callable[[pd.DataFrame, np.ndarray], None]
+"""Called with the filtered ratings and their (n,) int8 split codes as soon as they exist."""
+
+
+def prepare(
+    data: Path, config: PipelineConfig, stages: StageLog | None = None, after_split: AfterSplit | None = None
+) -> PreparedData:
     """Stages load → preferences → filter → split → matrices (one code path for the pipeline
-    and the hyperparameter search); each is recorded in ``stages`` when given.
+    and the hyperparameter search); each is recorded in ``stages`` when given. ``after_split``
+    may start work on the split rows (e.g. on another thread) before the matrices are built.
 
     Raises:
         DataError: unreadable data, or no rating left after core filtering.
     """
-    stages = stages if stages is not None else StageLog()
+    with retained_heap():
+        return _prepare(data, config, stages if stages is not None else StageLog(), after_split)
+
+
+def _prepare(data: Path, config: PipelineConfig, stages: StageLog, after_split: AfterSplit | None) -> PreparedData:
     with stages.stage("load") as st:
         ds = load_dataset(Path(data))
         release_arrow_memory()
@@ -113,11 +127,13 @@ def prepare(data: Path, config: PipelineConfig, stages: StageLog | None = None) 
         st.note = f"layout {ds.layout}; dropped {ds.ratings_report.rows_dropped}"
     with ThreadPoolExecutor(1, thread_name_prefix="fingerprint") as pool:
         fingerprint = pool.submit(data_fingerprint, ds.ratings)
-        prep = _prepare_loaded(data, config, stages, ds)
+        prep = _prepare_loaded(data, config, stages, ds, after_split)
     return replace(prep, fingerprint=fingerprint.result())
 
 
-def _prepare_loaded(data: Path, config: PipelineConfig, stages: StageLog, ds: Dataset) -> PreparedData:
+def _prepare_loaded(
+    data: Path, config: PipelineConfig, stages: StageLog, ds: Dataset, after_split: AfterSplit | None
+) -> PreparedData:
     """Stages preferences → filter → split → matrices of ``prepare`` (fingerprint left empty)."""
     ratings = ds.ratings
     with stages.stage("preferences", len(ratings)) as st:
@@ -137,6 +153,8 @@ def _prepare_loaded(data: Path, config: PipelineConfig, stages: StageLog, ds: Da
         split = chronological_split(ratings, config.split.val_fraction, config.split.test_fraction).to_numpy()
         counts = {name: int((split == code).sum()) for code, name in enumerate(SPLIT_NAMES)}
         st.rows_out, st.note = len(split), " / ".join(f"{n} {c}" for n, c in counts.items())
+    if after_split is not None:
+        after_split(ratings, split)
     with stages.stage("matrices", len(ratings)) as st:
         mats = build_matrices(ratings, split, config.als.alpha)
         st.rows_out, st.note = mats.confidence.nnz, f"{mats.shape[0]} users x {mats.shape[1]} movies"
@@ -172,34 +190,53 @@ def run_pipeline(
     ``provenance`` overrides or adds to ``model_info.json``'s ``data`` entry (by default the
     path read), e.g. where a temporary folder's data came from.
     """
+    with retained_heap():
+        return _run_pipeline(data, artifacts, config, show_progress, update_pointer, provenance)
+
+
+def _run_pipeline(
+    data: Path, artifacts: Path, config: PipelineConfig | None, show_progress: bool, update_pointer: bool,
+    provenance: Mapping[str, Any] | None,
+) -> PipelineResult:
+    """``run_pipeline``. The stages that do not need ALS's factors (baselines, neighbours) run
+    before it, beside the encoding of the split tables, which Arrow does without the GIL on a
+    second thread from the moment the split exists: on the core that the single-threaded
+    matrices and model fits leave idle. It is finished before ALS starts, so nothing runs
+    beside ALS (which uses both cores)."""
     config = config or PipelineConfig()
     stages = StageLog()
-    prep = prepare(data, config, stages)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="split-tables")
+    encoded: list[Future[dict[str, bytes]]] = []
+
+    def encode(ratings: pd.DataFrame, split: np.ndarray) -> None:
+        encoded.append(pool.submit(_encode_split_tables, ratings, split))
+
+    try:
+        prep = prepare(data, config, stages, after_split=encode)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends after its one task
     ds, fingerprint, ratings, rounds = prep.dataset, prep.fingerprint, prep.ratings, prep.rounds
-    split, counts, mats = prep.split, prep.counts, prep.mats
+    counts, mats = prep.counts, prep.mats
     with stages.stage("movies", len(ds.movies)) as st:
         movies = catalogue_movies(ds.movies, mats.movies.ids)
         item_genres, genre_names = genre_matrix(movies)
         years = movies["year"].astype("float64").to_numpy()
         st.rows_out = len(movies)
-    with stages.stage("train_als", mats.confidence.nnz) as st:
-        factors = train_als(mats.confidence, config.als, show_progress=show_progress)
-        st.rows_out = len(factors.user_factors) + len(factors.item_factors)
-    # Arrow encodes the big train/val/test tables without the GIL: on a second thread, on
-    # the core the single-threaded SVD fit leaves idle (not beside ALS, which uses both).
-    pool = ThreadPoolExecutor(1, thread_name_prefix="split-tables")
-    split_tables = pool.submit(_encode_split_tables, ratings, split)
-    pool.shutdown(wait=False)  # the thread ends after its one task
     with stages.stage("baselines", mats.train_ratings.nnz) as st:
         popularity = PopularityModel(config.popularity).fit(mats.train_ratings, values="rating")
         content = ContentModel(config.content).fit(item_genres, years)
         svd = SVDRatingModel(config.svd).fit(mats.train_ratings) if config.run_svd else None
         st.rows_out = mats.shape[1]
     with stages.stage("neighbours", mats.train.nnz) as st:
-        watched = mats.train.copy()
-        watched.data = np.ones_like(watched.data)  # any train rating: what users watch together
+        # any train rating: what users watch together (train's structure shared, not copied)
+        train = mats.train
+        watched = sp.csr_matrix((np.ones(train.nnz, dtype=train.dtype), train.indices, train.indptr), shape=train.shape)
         neighbour_arrays, neighbour_info = fit_neighbours(watched, config.neighbours)
         st.rows_out, st.note = len(neighbour_arrays.get("neighbour_weights", ())), neighbour_info["method"]
+    split_tables = encoded[0].result()  # before ALS: nothing runs beside it
+    with stages.stage("train_als", mats.confidence.nnz) as st:
+        factors = train_als(mats.confidence, config.als, show_progress=show_progress)
+        st.rows_out = len(factors.user_factors) + len(factors.item_factors)
     models = TrainedModels(factors.user_factors, factors.item_factors, popularity, content, svd)
     with stages.stage("evaluate", mats.val.nnz + mats.test.nnz) as st:
         metrics = evaluate_all(mats, models, item_genres, config.evaluation, show_progress)
@@ -247,7 +284,7 @@ def run_pipeline(
         tables = {
             "movies": movies_out,
             "popularity": popularity.table().assign(movie_id=mats.movies.ids),
-            **split_tables.result(),
+            **split_tables,
         }
         path = write_version(Path(artifacts), version, arrays, tables, info, metrics, update_pointer)
         st.rows_out = len(arrays) + len(tables)

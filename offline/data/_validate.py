@@ -106,7 +106,7 @@ def _parse_strings(col: pa.ChunkedArray, kind: Kind) -> tuple[np.ndarray, np.nda
     return values, missing, ~missing & ~ok
 
 
-def parse_column(col: pa.ChunkedArray, kind: Kind, path: Path, name: str) -> tuple[
+def parse_column(col: pa.ChunkedArray | np.ndarray, kind: Kind, path: Path, name: str) -> tuple[
     np.ndarray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]
 ]:
     """One raw column to ``(values, missing, invalid)``, each of shape (n,).
@@ -114,8 +114,11 @@ def parse_column(col: pa.ChunkedArray, kind: Kind, path: Path, name: str) -> tup
     ``values`` is int64 for ids and timestamps (unix seconds), float32 for ratings; its
     entries are meaningless where ``missing`` (null/empty) or ``invalid`` (unparseable,
     or an id that is not a non-negative integer) is True. Accepts integer, floating,
-    decimal, string, dictionary, timestamp and date columns.
+    decimal, string, dictionary, timestamp and date columns, and (n,) integer or floating
+    numpy arrays (no nulls: what ``offline.data._parquet`` reads), checked by the same rules.
     """
+    if isinstance(col, np.ndarray):
+        return _parse_numpy(col, kind)
     t = col.type
     if pa.types.is_dictionary(t):
         return parse_column(col.cast(t.value_type), kind, path, name)
@@ -146,6 +149,42 @@ def parse_column(col: pa.ChunkedArray, kind: Kind, path: Path, name: str) -> tup
     raise DataError(path, f"column {name!r} has unsupported type {t} for a {kind}")
 
 
+def _parse_numpy(col: np.ndarray, kind: Kind) -> tuple[np.ndarray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """``parse_column`` of an (n,) integer or floating numpy column without nulls."""
+    n = len(col)
+    missing = np.zeros(n, dtype=bool)
+    if col.dtype.kind in "iu":
+        values = col.astype(np.int64, copy=False)
+        invalid = values < 0 if kind == "id" else np.zeros(n, dtype=bool)
+        return (values.astype(np.float32) if kind == "rating" else values), missing, invalid
+    floats = col.astype(np.float32 if kind == "rating" else np.float64, copy=False)
+    missing = np.isnan(floats)
+    if kind == "rating":
+        return floats, missing, np.zeros(n, dtype=bool)
+    finite = np.isfinite(floats)
+    values = np.where(finite, np.floor(floats), 0).astype(np.int64)
+    invalid = ~missing & ~finite
+    if kind == "id":
+        invalid |= finite & ((floats != values) | (floats < 0))
+    return values, missing, invalid
+
+
+_CHECK_BLOCK = 1 << 20  # rows per block of the sortedness check (its arrays stay in cache)
+
+
+def _keys_increasing(user: npt.NDArray[np.int64], movie: npt.NDArray[np.int64], width: int) -> bool:
+    """Whether key = user * width + movie (n,) rises strictly from row to row, checked block by
+    block (the one O(n) pass of sorted unique input, without an (n,) key array)."""
+    n = len(user)
+    for start in range(0, n - 1, _CHECK_BLOCK):
+        end = min(start + _CHECK_BLOCK + 1, n)  # one row of overlap with the next block
+        key = user[start:end] * width
+        key += movie[start:end]
+        if not bool(np.all(key[1:] > key[:-1])):
+            return False
+    return True
+
+
 def duplicate_mask(
     user: npt.NDArray[np.int64], movie: npt.NDArray[np.int64], timestamp: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.bool_] | None:
@@ -158,7 +197,10 @@ def duplicate_mask(
     if n < 2:
         return None
     width = int(movie.max()) + 1
-    if int(user.max()) < np.iinfo(np.int64).max // width:
+    packable = int(user.max()) < np.iinfo(np.int64).max // width
+    if packable and _keys_increasing(user, movie, width):
+        return None
+    if packable:
         key = user * width + movie
     else:  # ids too large to pack in one int64: pack their ranks instead
         movie_rank = np.unique(movie, return_inverse=True)[1].astype(np.int64)
@@ -177,13 +219,13 @@ def duplicate_mask(
 
 
 def clean_ratings(
-    columns: dict[str, pa.ChunkedArray], path: Path, report: LoadReport
+    columns: dict[str, pa.ChunkedArray | np.ndarray], path: Path, report: LoadReport
 ) -> pd.DataFrame:
     """Validate raw rating columns, drop and count bad rows, dedupe; the contract DataFrame.
 
     Args:
         columns: ``user_id``, ``movie_id``, ``rating``, ``timestamp`` raw Arrow columns of
-            equal length n (any type :func:`parse_column` accepts); emptied on return.
+            equal length n (any type :func:`parse_column` accepts, or numpy arrays); emptied on return.
         path: the source file, for error messages.
         report: updated in place (``dropped`` by reason, ``rows_kept``); ``rows_read``
             must already count the malformed lines the parser skipped.
@@ -210,6 +252,9 @@ def clean_ratings(
     )
     bad = np.zeros(len(user), dtype=bool)
     for reason, mask in checks:
+        if not mask.any():  # the usual case: no pass over the rows beyond this one
+            report.drop(reason, 0)
+            continue
         report.drop(reason, int(np.count_nonzero(mask & ~bad)))
         bad |= mask
     if bad.any():

@@ -21,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from offline.data import _movie_files as movie_files
+from offline.data._parquet import read_numeric_columns
 from offline.data._validate import clean_ratings, csv_header, match_columns
 from offline.data.errors import DataError
 from offline.data.report import LoadReport
@@ -181,6 +182,7 @@ def _read_ratings(files: _Files) -> tuple[pd.DataFrame, LoadReport]:
     path = files.ratings
     report = LoadReport(path=str(path), layout=files.layout)
     identity = {name: name for name in _FAST_TYPES}
+    columns: dict[str, pa.ChunkedArray | np.ndarray]
     if files.layout == "ml-latest":
         header = csv_header(path)
         wanted = match_columns(header, RATING_ALIASES, path)
@@ -202,12 +204,16 @@ def _read_ratings(files: _Files) -> tuple[pd.DataFrame, LoadReport]:
     else:
         try:
             wanted = match_columns(pq.read_schema(path).names, RATING_ALIASES, path)
-            table = pq.read_table(path, columns=list(wanted))
+            numeric = read_numeric_columns(path, wanted)
+            if numeric is None:
+                table = pq.read_table(path, columns=list(wanted))
+                report.rows_read = table.num_rows
+                columns = {dst: table.column(src) for src, dst in wanted.items()}
+                del table
+            else:
+                columns, report.rows_read = numeric
         except (pa.ArrowException, OSError) as exc:
             raise DataError(path, f"not a readable Parquet file: {exc}") from exc
-        report.rows_read = table.num_rows
-        columns = {dst: table.column(src) for src, dst in wanted.items()}
-        del table
     ratings = clean_ratings(columns, path, report)
     return ratings, report
 

@@ -82,17 +82,21 @@ class PopularityModel:
         if isinstance(interactions, pd.DataFrame):
             movies = interactions[movie_col].to_numpy(dtype=np.int64)
             vals = interactions[value_col].to_numpy(dtype=np.float64)
+            raw = vals
             n_movies = int(movies.max()) + 1 if n_movies is None and len(movies) else (n_movies or 0)
         else:
             m = sp.csr_matrix(interactions)
             stored = m.data != 0  # 0 is neither a rating nor a preference
             every = bool(stored.all())
             movies = (m.indices if every else m.indices[stored]).astype(np.int64)
-            vals = (m.data if every else m.data[stored]).astype(np.float64)
+            raw = m.data if every else m.data[stored]
+            vals = raw.astype(np.float64)
             n_movies = m.shape[1] if n_movies is None else n_movies
         if len(movies) and (movies.min() < 0 or movies.max() >= n_movies):
             raise ValueError(f"movie index outside 0..{n_movies - 1}")
-        positive = liked(vals, values)
+        # liked() compares in float32: the matrix's own values (float32 for ratings) need no
+        # cast back from the float64 copy, and give the same answer (the cast is exact)
+        positive = liked(raw, values)
         self.count = np.bincount(movies, minlength=n_movies).astype(np.int64)
         self.positive_count = np.bincount(movies[positive], minlength=n_movies).astype(np.int64)
         total = np.bincount(movies, weights=vals, minlength=n_movies)

@@ -1,11 +1,13 @@
 """build_matrices against the plain COO construction, in every id regime."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from offline.dataset_matrices import build_matrices
+from offline.dataset_matrices import build_matrices, stored_values
 from offline.matrix import IdMap, interaction_matrix
 from offline.preference import rating_to_preference, stored_value
 from offline.split import TEST, TRAIN, VAL
@@ -59,3 +61,27 @@ def test_repeated_pair_is_summed_like_coo() -> None:
     mats = build_matrices(ratings, np.zeros(3, dtype=np.int8), alpha=1.0)
     assert mats.train_ratings.toarray().tolist() == [[9.0], [3.0]]
     assert mats.train_ratings.nnz == 2
+
+
+def test_stored_values_table_equals_the_formula() -> None:
+    pref = np.array([-2, -1, 1, 2, 2, -1, 0], dtype=np.int8)
+    for alpha in (15.0, 0.37, 1e-3):
+        assert np.array_equal(stored_values(pref, alpha), stored_value(pref, alpha))
+    for other in (np.array([0.5, -2.0, 1.0], np.float32), np.array([3, -1], np.int8), np.zeros(0, np.int8)):
+        assert np.array_equal(stored_values(other, 15.0), stored_value(other, 15.0))
+
+
+def test_seen_before_is_the_non_zero_pattern_of_the_sum() -> None:
+    ratings, split = _ratings(2, 0, False)
+    mats = build_matrices(ratings, split, alpha=15.0)
+    for code, seen in ((VAL, mats.train), (TEST, mats.train + mats.val)):
+        expected = (seen != 0).astype(np.float32).tocsr()
+        got = mats.seen_before(code)
+        assert got.dtype == np.float32 and (got != expected).nnz == 0 and got.nnz == expected.nnz
+        assert not np.shares_memory(got.indices, mats.train.indices)
+    # a stored zero is not seen (the comparison's rule), in either split
+    train = mats.train.copy()
+    train.data[:5] = 0
+    with_zero = replace(mats, train=train)
+    for code in (VAL, TEST):
+        assert with_zero.seen_before(code).nnz == mats.seen_before(code).nnz - 5

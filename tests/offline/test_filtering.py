@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from offline.filtering import core_filter
+from offline.filtering import core_filter, kept_rows
 
 
 def frame(pairs: list[tuple[int, int]]) -> pd.DataFrame:
@@ -61,3 +61,15 @@ def test_matches_the_groupby_definition_on_random_data() -> None:
         pd.testing.assert_frame_equal(out, _reference_core(frame, min_user, min_movie))
         assert rounds[-1].ratings == len(out) and rounds[-1].users == out["user_id"].nunique()
         assert rounds[-1].movies == out["movie_id"].nunique()
+
+
+def test_kept_rows_equal_loc_for_numpy_and_extension_columns() -> None:
+    rng = np.random.default_rng(3)
+    n = 500
+    frame = pd.DataFrame(
+        {"user_id": rng.integers(0, 9, n), "rating": rng.random(n).astype(np.float32),
+         "note": pd.array(rng.choice(["a", "b", None], n), dtype="string"), "flag": pd.array(rng.random(n) > 0.5)},
+        index=rng.permutation(n) + 1000,
+    )
+    keep = rng.random(n) > 0.3
+    pd.testing.assert_frame_equal(kept_rows(frame, keep), frame.loc[keep].reset_index(drop=True))

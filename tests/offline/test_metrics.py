@@ -196,3 +196,22 @@ def test_thousands_of_users_are_fast():
     out = M.ranking_metrics(recommended, relevant, (10, 20), genres, np.full(n_movies, 0.01))
     assert time.perf_counter() - t0 < 2.0  # about 0.15 s on 2 cores
     assert out["n_users"] > 4000
+
+
+def test_canonical_input_is_read_in_place_and_others_are_copied():
+    canonical = sp.csr_matrix(np.array([[0, 1, 2], [3, 0, 0]], dtype=np.float32))
+    assert np.shares_memory(M._canonical(canonical).indices, canonical.indices)
+    # duplicates, unsorted indices and a stored zero: the same answers as the canonical matrix
+    messy = sp.csr_matrix((np.array([2, 0.5, 0.5, 0, 3], np.float32), np.array([2, 1, 1, 0, 0]),
+                           np.array([0, 4, 5])), shape=(2, 3))
+    assert not messy.has_canonical_format
+    fixed = M._canonical(messy)
+    assert not np.shares_memory(fixed.indices, messy.indices) and (fixed != canonical).nnz == 0
+    assert np.array_equal(M.popularity_share(messy), M.popularity_share(canonical))
+    items = np.array([[0, 1, 2], [0, 1, 2]])
+    assert np.array_equal(M.isin_rows(items, messy), M.isin_rows(items, canonical))
+    stored_zero = canonical.copy()
+    stored_zero.data[0] = 0  # canonical structure, but a stored zero is no interaction
+    assert stored_zero.has_canonical_format
+    assert M.popularity_share(stored_zero).tolist() == [0.5, 0.5, 0.5]
+    assert not M.isin_rows(np.array([[1], [1]]), stored_zero).any()

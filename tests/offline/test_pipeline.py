@@ -76,3 +76,21 @@ def test_empty_after_filtering_is_a_clear_error_and_writes_nothing(tmp_path) -> 
     with pytest.raises(DataError, match="no ratings left after core filtering"):
         run_pipeline(data, root, show_progress=False)
     assert list_versions(root) == []
+
+
+@pytest.mark.slow
+def test_fits_without_factors_run_before_als_and_split_tables_hold_the_split(small_run) -> None:
+    root, result = small_run
+    names = [s["name"] for s in result.stages]
+    assert names == ["load", "preferences", "filter", "split", "matrices", "movies", "baselines", "neighbours",
+                     "train_als", "evaluate", "write"]
+    art = load_version(root, result.version)
+    counts = result.info["counts"]
+    tables = {name: art.tables[name] for name in SPLIT_NAMES}
+    assert {name: len(t) for name, t in tables.items()} == {name: counts[name] for name in SPLIT_NAMES}
+    for name, table in tables.items():
+        assert list(table.columns) == ["user_id", "movie_id", "rating", "preference", "timestamp"]
+    # the rows of a user's time line: every train timestamp before that user's val and test ones
+    last_train = tables["train"].groupby("user_id")["timestamp"].max()
+    first_later = pd.concat([tables["val"], tables["test"]]).groupby("user_id")["timestamp"].min()
+    assert (last_train.reindex(first_later.index).fillna(-1) < first_later).all()

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 
+import offline.split as split_module
 from offline.split import TEST, TRAIN, VAL, chronological_split
 
 
@@ -64,3 +65,18 @@ def test_matches_a_per_user_reference_shuffled_and_with_huge_ids() -> None:
     for frame in (r, r.assign(user_id=r.user_id % 1000)):
         assert np.array_equal(chronological_split(frame).to_numpy(), _reference_split(frame))
     assert len(chronological_split(r.iloc[:0])) == 0
+
+
+def test_blocks_of_whole_users_split_like_one_block(monkeypatch) -> None:
+    r = make_ratings(4, n_users=120)  # users sorted, as in MovieLens files
+    one = chronological_split(r).to_numpy()
+    monkeypatch.setattr(split_module, "_MIN_BLOCK_ROWS", 1)
+    blocks = split_module.user_blocks(r["user_id"].to_numpy(), 3)
+    assert len(blocks) == 3 and blocks[0].start == 0 and blocks[-1].stop == len(r)
+    users = r["user_id"].to_numpy()
+    assert all(users[b.start - 1] != users[b.start] for b in blocks[1:])  # no user cut in two
+    monkeypatch.setattr(split_module.os, "cpu_count", lambda: 3)
+    assert np.array_equal(chronological_split(r).to_numpy(), one)
+    assert np.array_equal(one, _reference_split(r))
+    shuffled = r.sample(frac=1.0, random_state=1)  # unsorted users: one block
+    assert len(split_module.user_blocks(shuffled["user_id"].to_numpy(), 3)) == 1

@@ -240,3 +240,18 @@ def test_genre_popular_z_many_is_the_standardised_scores(kind, seed):
     for u in (0, 2, len(weights) - 1):
         one_scaled, one_offset = model.genre_popular_z_many(weights[u:u + 1], genres, kind)
         np.testing.assert_allclose(one_scaled[0] + one_offset[0], expected[u], rtol=0, atol=1e-5)
+
+
+def test_matrix_and_frame_fits_agree_at_the_like_edge() -> None:
+    rng = np.random.default_rng(6)
+    n = 400
+    ratings = rng.choice(np.array([0.5, 2.5, 3.0, 3.5, 4.0, 5.0], dtype=np.float32), n)
+    users, movies = rng.integers(0, 40, n), rng.integers(0, 30, n)
+    first = np.unique(users * 30 + movies, return_index=True)[1]  # one rating per (user, movie)
+    csr = sp.csr_matrix((ratings[first], (users[first], movies[first])), shape=(40, 30))
+    frame = pd.DataFrame({"movie_index": csr.tocoo().col, "rating": csr.tocoo().data})
+    a = PopularityModel().fit(csr, values="rating")
+    b = PopularityModel().fit(frame, n_movies=30, values="rating")
+    assert np.array_equal(a.count, b.count) and np.array_equal(a.positive_count, b.positive_count)
+    assert np.array_equal(a.mean_rating, b.mean_rating, equal_nan=True) and a.global_mean == b.global_mean
+    assert a.positive_count.sum() == int((csr.data >= 3.5).sum())

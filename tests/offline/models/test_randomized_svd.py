@@ -1,6 +1,7 @@
 """Randomized SVD: exact on a matrix of low rank, close to ARPACK on MovieLens residuals."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from offline.evaluate import rating_metrics
-from offline.models.randomized_svd import randomized_svd
+from offline.models.randomized_svd import randomized_svd, sparse_dense_product
 from offline.models.svd import SVDConfig, SVDRatingModel
 
 ML_SMALL = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ml-latest-small"
@@ -52,3 +53,15 @@ def test_close_to_arpack_on_ml_latest_small() -> None:
         u, i, r = (frame[c].to_numpy() for c in ("user_index", "movie_index", "rating"))
         gap = rating_metrics(fast.predict(u, i), r)["rmse"] - rating_metrics(exact.predict(u, i), r)["rmse"]
         assert abs(gap) < 0.002
+
+
+@pytest.mark.parametrize("n_blocks", [1, 2, 3])
+def test_column_blocks_give_the_bit_identical_product(n_blocks: int) -> None:
+    rng = np.random.default_rng(12)
+    a = sp.random(300, 120, density=0.05, format="csr", dtype=np.float32, random_state=3)
+    x = rng.standard_normal((120, 37)).astype(np.float32)
+    y = rng.standard_normal((300, 37)).astype(np.float32)
+    with ThreadPoolExecutor(n_blocks) as pool:
+        for m, v in ((a, x), (a.T, y)):  # CSR gather and CSC scatter
+            got = sparse_dense_product(m, v, pool, n_blocks)
+            assert got.dtype == np.float32 and np.array_equal(got, m @ v)
