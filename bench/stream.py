@@ -8,7 +8,9 @@ the worker's own counter (/metrics) shows all of them applied.
 Phase 2 (latency): an open-loop load at a fixed rate; latency = time a downstream consumer
 receives the list caused by a swipe − the swipe's ``occurred_at`` (set when it is sent).
 A swipe whose list was merged into a later one of the same user in one batch has no list of
-its own; those are counted, not timed.
+its own; those are counted, not timed. The latency phase also reports the median per second of
+sending (a rising line: the worker falls behind) and the worker's mean batch, update and
+publish (send to broker acknowledgement) times in that phase, from its /metrics.
 """
 from __future__ import annotations
 
@@ -286,6 +288,7 @@ def main() -> None:
             n = int(args.rate * args.seconds)
             plan = make_events(art, n, rng)
             sent: dict[uuid.UUID, float] = {}
+            before = scrape(web_ports)
             t0 = time.perf_counter()
             for i, (u, m, p) in enumerate(plan):
                 wait = t0 + i / args.rate - time.perf_counter()
@@ -296,15 +299,30 @@ def main() -> None:
                 sent[e.event_id] = now.timestamp()
             producer.flush()
             time.sleep(3)
+            after = scrape(web_ports)
+            delta = {k: after[k] - before.get(k, 0.0) for k in after if k.endswith(("_sum", "_count"))}
         listener.stop_flag.set()
         listener.join(5)
-        lat = np.array([listener.received[k] - t for k, t in sent.items() if k in listener.received]) * 1000
+        timed = [(t, listener.received[k] - t) for k, t in sent.items() if k in listener.received]
+        lat = np.array([d for _, d in timed]) * 1000
+        # p50 per second of sending: a backlog that builds shows as a rising line
+        start = min(sent.values())
+        per_second = [[d * 1000 for t, d in timed if s <= t - start < s + 1] for s in range(int(args.seconds))]
         result["latency_ms"] = {"rate_per_s": args.rate, "sent": len(sent), "timed": int(len(lat)),
                                 "merged_into_later_list": len(sent) - int(len(lat)),
                                 "p50": round(float(np.percentile(lat, 50)), 1),
                                 "p95": round(float(np.percentile(lat, 95)), 1),
                                 "p99": round(float(np.percentile(lat, 99)), 1),
-                                "max": round(float(lat.max()), 1)}
+                                "max": round(float(lat.max()), 1),
+                                "p50_by_second": [round(float(np.percentile(x, 50)), 1) if x else None
+                                                  for x in per_second],
+                                "batches": int(delta["movierec_batch_size_count"]),
+                                "mean_batch": round(delta["movierec_batch_size_sum"]
+                                                    / max(delta["movierec_batch_size_count"], 1), 1),
+                                "mean_publish_ms": round(1000 * delta["movierec_publish_seconds_sum"]
+                                                         / max(delta["movierec_publish_seconds_count"], 1), 1),
+                                "mean_update_ms": round(1000 * delta["movierec_update_seconds_sum"]
+                                                        / max(delta["movierec_update_seconds_count"], 1), 1)}
     finally:
         for w in workers:
             w.stop()
