@@ -127,20 +127,9 @@ def parse_column(col: pa.ChunkedArray | np.ndarray, kind: Kind, path: Path, name
     n = len(col)
     missing = _bool(pc.is_null(col)) if col.null_count else np.zeros(n, dtype=bool)
     if pa.types.is_integer(t):
-        values = _numpy(col, pa.int64(), 0)
-        invalid = (values < 0) & ~missing if kind == "id" else np.zeros(n, dtype=bool)
-        return (values.astype(np.float32) if kind == "rating" else values), missing, invalid
+        return _from_integers(_numpy(col, pa.int64(), 0), missing, kind)
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        floats = _numpy(col, pa.float32() if kind == "rating" else pa.float64(), np.nan)
-        missing |= np.isnan(floats)
-        if kind == "rating":
-            return floats, missing, np.zeros(n, dtype=bool)
-        finite = np.isfinite(floats)
-        values = np.where(finite, np.floor(floats), 0).astype(np.int64)
-        invalid = ~missing & ~finite
-        if kind == "id":
-            invalid |= finite & ((floats != values) | (floats < 0))
-        return values, missing, invalid
+        return _from_floats(_numpy(col, pa.float32() if kind == "rating" else pa.float64(), np.nan), missing, kind)
     if kind == "timestamp" and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
         if pa.types.is_date(t):
             col, t = col.cast(pa.timestamp("s")), pa.timestamp("s")
@@ -151,16 +140,28 @@ def parse_column(col: pa.ChunkedArray | np.ndarray, kind: Kind, path: Path, name
 
 def _parse_numpy(col: np.ndarray, kind: Kind) -> tuple[np.ndarray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """``parse_column`` of an (n,) integer or floating numpy column without nulls."""
-    n = len(col)
-    missing = np.zeros(n, dtype=bool)
+    missing = np.zeros(len(col), dtype=bool)
     if col.dtype.kind in "iu":
-        values = col.astype(np.int64, copy=False)
-        invalid = values < 0 if kind == "id" else np.zeros(n, dtype=bool)
-        return (values.astype(np.float32) if kind == "rating" else values), missing, invalid
-    floats = col.astype(np.float32 if kind == "rating" else np.float64, copy=False)
-    missing = np.isnan(floats)
+        return _from_integers(col.astype(np.int64, copy=False), missing, kind)
+    return _from_floats(col.astype(np.float32 if kind == "rating" else np.float64, copy=False), missing, kind)
+
+
+def _from_integers(values: npt.NDArray[np.int64], missing: npt.NDArray[np.bool_],
+                   kind: Kind) -> tuple[np.ndarray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """(values, missing, invalid) of an (n,) int64 column (missing entries hold 0): ratings as
+    float32, a negative id invalid."""
+    invalid = (values < 0) & ~missing if kind == "id" else np.zeros(len(values), dtype=bool)
+    return (values.astype(np.float32) if kind == "rating" else values), missing, invalid
+
+
+def _from_floats(floats: npt.NDArray[np.floating], missing: npt.NDArray[np.bool_],
+                 kind: Kind) -> tuple[np.ndarray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """(values, missing, invalid) of an (n,) floating column (NaN counts as missing): ratings
+    as they are; ids and timestamps floored to int64, a non-finite one invalid, an id also
+    when fractional or negative."""
+    missing = missing | np.isnan(floats)
     if kind == "rating":
-        return floats, missing, np.zeros(n, dtype=bool)
+        return floats, missing, np.zeros(len(floats), dtype=bool)
     finite = np.isfinite(floats)
     values = np.where(finite, np.floor(floats), 0).astype(np.int64)
     invalid = ~missing & ~finite
