@@ -271,8 +271,7 @@ class Recommender:
             cold, cold_offset = self._cold_z([views[i] for i in blend])
             a = shares[blend]
             cold *= (1.0 - a)[:, None]
-            out[blend] *= a[:, None]
-            out[blend] += cold
+            out[blend] = out[blend] * a[:, None] + cold  # one gather and one scatter of the rows
             offset[blend] = a * offset[blend] + (1.0 - a) * cold_offset
         return out, offset
 

@@ -3,9 +3,10 @@ catalogue (pure numpy).
 
 ``U @ Y^T`` with few rows is slow in OpenBLAS's sgemm: it packs all of Y (7 MB at 27k
 movies x 64 factors) for a handful of rows. Measured (``bench/product.py``, one BLAS thread,
-µs per user; AMD EPYC, OpenBLAS): 1 row 276 (numpy uses gemv), 2 rows 612, 4 rows 314,
-16 rows 91, 64 rows 44. The tall product ``Y @ U^T`` and a transposing copy cost 280, 161,
-78 and 202 at 2, 4, 16 and 64 rows: better from 2 to ``TALL_MAX_ROWS`` rows, worse above.
+µs per user; AMD EPYC, OpenBLAS; BENCHMARKS.md section 4): 1 row 289 (numpy uses gemv),
+2 rows 704, 4 rows 299, 16 rows 90, 64 rows 43. The tall product ``Y @ U^T`` and a
+transposing copy cost 326, 156, 80 and 201 at 2, 4, 16 and 64 rows: better from 2 to
+``TALL_MAX_ROWS`` rows, worse above.
 The two orders round differently in the last bits: compare their lists tie-aware.
 """
 from __future__ import annotations
