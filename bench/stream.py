@@ -198,6 +198,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, help="worker MOVIEREC_BATCH_SIZE (default: the worker's)")
     ap.add_argument("--batch-within", type=float, help="worker MOVIEREC_BATCH_WITHIN in s (default: the worker's)")
     ap.add_argument("--linger", type=float, help="worker MOVIEREC_PRODUCER_LINGER in s (default: the worker's)")
+    ap.add_argument("--output-client", choices=["librdkafka", "faust"],
+                    help="worker MOVIEREC_OUTPUT_CLIENT (default: the worker's)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--workers", type=int, default=1, help="worker processes (one consumer group)")
     ap.add_argument("--partitions", type=int, default=4, help="partitions of the topics")
@@ -226,7 +228,7 @@ def main() -> None:
            "APP_ID": f"bench-{run}", "PARTITIONS": str(args.partitions),
            "LOG_FORMAT": "text"}
     for name, value in (("BATCH_SIZE", args.batch_size), ("BATCH_WITHIN", args.batch_within),
-                        ("PRODUCER_LINGER", args.linger)):
+                        ("PRODUCER_LINGER", args.linger), ("OUTPUT_CLIENT", args.output_client)):
         if value is not None:
             env[name] = str(value)
     workers = [WorkerProcess({**env, "WEB_PORT": str(port), "DATA_DIR": str(OUT / f"faust-{run}-{i}")},
@@ -238,7 +240,8 @@ def main() -> None:
     result: dict[str, object] = {"movies": len(art.arrays["movie_ids"]), "users": len(art.arrays["user_ids"]),
                                  "factors": int(art.arrays["item_factors"].shape[1]), "strategy": args.strategy,
                                  "batch_size": args.batch_size, "batch_within_s": args.batch_within,
-                                 "producer_linger_s": args.linger, "workers": args.workers,
+                                 "producer_linger_s": args.linger, "output_client": args.output_client,
+                                 "workers": args.workers,
                                  "partitions": args.partitions,
                                  "worker_start_s": round(time.perf_counter() - t_start_worker, 1),
                                  "compute_only": floor}

@@ -33,6 +33,7 @@ from stream_app.delivery import AckAfterDelivery, ConfirmedTable, DeliveryError
 from stream_app.kafka_config import LoginRefused
 from stream_app.model_choice import RejectedAnnouncement, announced_version
 from stream_app.model_holder import ModelHolder
+from stream_app.output import BatchOutput, FaustOutput, LibrdkafkaOutput
 from stream_app.user_state import UserState
 
 log = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ async def _process_swipes(stream: faust.StreamT) -> None:
                                            3 * settings.batch_size * (settings.batches_in_flight + 1))
     acks = AckAfterDelivery(stream.ack, settings.delivery_timeout, settings.batches_in_flight, fail_stop,
                             metrics.PUBLISH_SECONDS.observe)
+    output = open_output()
     # noack_take: a batch is acked (and so committable) only once its output is on the broker
     async for batch in stream.noack_take(settings.batch_size, within=settings.batch_within):
         t0 = time.perf_counter()
@@ -216,8 +218,8 @@ async def _process_swipes(stream: faust.StreamT) -> None:
         # (the count the start-up check found; unknown, e.g. under test_context: nothing moves)
         away = (misrouted([e.key for e in batch], [e.message.partition for e in batch], swipes_partitions)
                 if swipes_partitions else {})
-        forwarded = [swipes_topic.send_soon(key=batch[i].key, value=batch[i].value, partition=p)
-                     for i, p in away.items()]
+        for i, p in away.items():
+            output.send(settings.swipes_topic, batch[i].key, batch[i].value, p)
         events = [e for i, e in enumerate(batch) if i not in away]
         messages = [Incoming(e.value, e.message.topic, e.message.partition, e.message.offset, e.key)
                     for e in events]
@@ -241,18 +243,18 @@ async def _process_swipes(stream: faust.StreamT) -> None:
                                settings.max_clock_skew)
         for uid, state in result.states.items():
             in_partition_of(events[result.last_message[uid]])
-            user_states[str(uid).encode()] = state.to_bytes()
+            user_states[str(uid).encode()] = state.to_bytes()  # + its changelog record, into ``output``
         t1 = time.perf_counter()
         metrics.UPDATE_SECONDS.observe(t1 - t0)
-        # send_soon: into the producer's buffer without a round trip per message; the batch
-        # is acked in the background once the broker acknowledged all of its output
-        sent = user_states.take_in_flight() + forwarded
+        # queued without a round trip per message; the batch is acked in the background once
+        # the broker acknowledged all of its output
         for i, dead in result.dead_letters:
-            sent.append(dlq_topic.send_soon(key=events[i].key, value=dead.to_bytes()))
+            output.send(settings.dlq_topic, events[i].key, dead.to_bytes())
             log.warning("dead-lettered %s[%d]@%d: %s", dead.source_topic, dead.source_partition,
                         dead.source_offset, dead.error)
         for rl in result.lists:
-            sent.append(recommendations_topic.send_soon(key=str(rl.user_id).encode(), value=rl.to_bytes()))
+            output.send(settings.recommendations_topic, str(rl.user_id).encode(), rl.to_bytes())
+        sent = output.seal()
         await acks.submit(batch, sent, t1)
         metrics.EVENTS.labels("rerouted").inc(len(away))
         metrics.EVENTS.labels("applied").inc(result.applied)
@@ -260,6 +262,36 @@ async def _process_swipes(stream: faust.StreamT) -> None:
         metrics.EVENTS.labels("dead_lettered").inc(len(result.dead_letters))
         metrics.UNRANKED.inc(len(result.unranked))
         metrics.BATCH_SIZE.observe(len(batch))
+
+
+def open_output() -> BatchOutput:
+    """The agent's output client (``settings.output_client``); the table's changelog records
+    go through it too, so that each batch has one delivery to await."""
+    if settings.output_client == "faust":
+        user_states.output = None
+        return FaustOutput({t.get_topic_name(): t for t in (swipes_topic, recommendations_topic, dlq_topic)},
+                           user_states.take_in_flight)
+    global librdkafka_output
+    if librdkafka_output is None:
+        librdkafka_output = LibrdkafkaOutput(
+            kafka, linger_s=settings.producer_linger, max_batch_bytes=settings.producer_max_batch_size,
+            timeout_s=settings.delivery_timeout, client_id=f"{settings.client_id or settings.app_id}-output",
+            on_changelog=user_states.record_delivered)
+    user_states.output = librdkafka_output
+    return librdkafka_output
+
+
+librdkafka_output: LibrdkafkaOutput | None = None
+
+
+@app.on_before_shutdown.connect
+async def _close_output(sender: faust.App, **_: object) -> None:
+    """Give queued output a moment to reach the broker (what does not is processed again)."""
+    if librdkafka_output is not None:
+        loop = asyncio.get_running_loop()
+        left = await loop.run_in_executor(None, librdkafka_output.close, min(2.0, settings.shutdown_timeout / 4))
+        if left:
+            log.warning("%d output messages unacknowledged at shutdown; their swipes are processed again", left)
 
 
 def stop_misconfigured(reason: str) -> NoReturn:

@@ -15,10 +15,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import faust
-from faust.types import FutureMessage
+from faust.types import TP, FutureMessage
+
+
+class ChangelogOutput(Protocol):
+    """What ``ConfirmedTable`` hands its changelog records to (``stream_app.output``)."""
+
+    def changelog(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None: ...
 
 
 class DeliveryError(RuntimeError):
@@ -29,12 +35,39 @@ class ConfirmedTable(faust.Table):
     """A ``faust.Table`` that keeps the futures of its changelog sends until taken.
 
     Faust sends each ``table[key] = value`` to the changelog with ``send_soon`` and drops
-    the future; this table hands them to the agent (``take_in_flight``) to await.
+    the future; this table hands them to the agent (``take_in_flight``) to await. With an
+    ``output`` set, the records go there instead (one delivery future per batch).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_flight: list[FutureMessage] = []
+        self.output: ChangelogOutput | None = None
+        """Where changelog records go instead of faust's producer (``stream_app.output``)."""
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        if self.output is None:
+            return super().on_key_set(key, value)
+        partition = self.partition_for_key(key)
+        assert partition is not None  # use_partitioner is off: the current event's partition
+        self.output.changelog(self.changelog_topic_name, partition, key, value)
+        self._maybe_set_key_ttl(key, partition)
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        if self.output is None:
+            return super().on_key_del(key)
+        partition = self.partition_for_key(key)
+        assert partition is not None
+        self.output.changelog(self.changelog_topic_name, partition, key, None)
+        self._maybe_del_key_ttl(key, partition)
+        self._sensor_on_del(self, key)
+
+    def record_delivered(self, topic: str, offsets: dict[int, int]) -> None:
+        """Keep each partition's highest delivered changelog offset in the store, as faust
+        does after each of its own changelog sends (recovery reads on from there)."""
+        for partition, offset in offsets.items():
+            self.data.set_persisted_offset(TP(topic, partition), offset)
 
     def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
         fut = super().send_changelog(*args, **kwargs)

@@ -92,6 +92,10 @@ class StreamSettings(BaseSettings, OnlineSettings):
     """Seconds the producer waits to fill a batch before sending it (faust ``producer_linger``,
     Kafka ``linger.ms``); 0 sends a request per message as soon as it can, which cost the broker
     a core on tiny requests. 5 ms: chosen by measurement (BENCHMARKS.md section 4, issue 11)."""
+    output_client: Literal["librdkafka", "faust"] = "librdkafka"
+    """Client that sends the agent's output (lists, state changelog, dead letters): librdkafka
+    (confluent-kafka; sends and delivery reports off the event loop, measured faster in
+    BENCHMARKS.md section 4) or faust's own producer (aiokafka, on the event loop)."""
     challenger_share: float = Field(0.5, ge=0.0, le=1.0)
     """Share of users (by a hash of user_id) served by the challenger while one is set."""
     history: Literal["train", "train+val", "all"] = "all"

@@ -12,6 +12,7 @@ import faust
 import pytest
 
 os.environ.setdefault("MOVIEREC_STORE", "memory://")
+os.environ.setdefault("MOVIEREC_OUTPUT_CLIENT", "faust")  # sends through the topics' send_soon, patched below
 
 from offline.artifacts import load_version  # noqa: E402
 from offline.recommender import Recommender  # noqa: E402
@@ -22,8 +23,8 @@ from schemas.events import DeadLetter, RecommendationList, SwipeEvent  # noqa: E
 def faust_app(small_artifacts: Path):
     from stream_app import app as worker
 
-    if worker.settings.store != "memory://":
-        pytest.skip("stream_app.app was imported with a RocksDB store before this module")
+    if worker.settings.store != "memory://" or worker.settings.output_client != "faust":
+        pytest.skip("stream_app.app was imported with a RocksDB store or librdkafka output before this module")
     worker.model.set(Recommender.from_artifact(load_version(small_artifacts), strategy="foldin"))
     worker.model_ready.set()  # test_context() runs no app tasks (start_models loads it in a worker)
     worker.app.finalize()
