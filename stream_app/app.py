@@ -275,7 +275,7 @@ def open_output() -> BatchOutput:
     if librdkafka_output is None:
         librdkafka_output = LibrdkafkaOutput(
             kafka, linger_s=settings.producer_linger, max_batch_bytes=settings.producer_max_batch_size,
-            timeout_s=settings.delivery_timeout, client_id=f"{settings.client_id or settings.app_id}-output",
+            timeout_s=settings.delivery_timeout, client_id=settings.client_id or f"{settings.app_id}-output",
             on_changelog=user_states.record_delivered)
     user_states.output = librdkafka_output
     return librdkafka_output

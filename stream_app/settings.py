@@ -69,8 +69,8 @@ class StreamSettings(BaseSettings, OnlineSettings):
     """Processed batches that may await the broker's acknowledgement at once (the worker
     goes on with the next batch meanwhile)."""
     client_id: str | None = None
-    """Kafka client id of the worker's consumer and producer (e.g. for broker quotas);
-    None: faust's default."""
+    """Kafka client id of the worker's consumer and producers (e.g. for broker quotas: the
+    output producer shares it); None: faust's default, and ``<app_id>-output`` for the output."""
     session_timeout: float = Field(20.0, ge=6.0)
     """Seconds without a heartbeat after which the broker drops a worker from the group: a
     worker restarted after a crash waits this long for the dead one's partitions (measured:
