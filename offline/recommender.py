@@ -255,21 +255,21 @@ class Recommender:
     def _blended(self, views: Sequence[UserView]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """``blended_scores`` as (b, n_movies) scores less a per-user constant, and the (b,)
         constant: the ranking needs only the first, the published scores add the second."""
-        shares = np.array([self.rule.model_share(v) for v in views], dtype=np.float32)
+        shares = [self.rule.model_share(v) for v in views]
         vecs = self.vectors(views)
         k = self.item_factors.shape[1]
+        extra = self.rule.overlay(views)  # before the product: its few gathers find warm caches
         # z(u . y) for every user with a vector, one product (ItemMoments: mean and sd in O(k^2))
         out, offset = self._moments.scaled_scores(
-            np.stack([np.zeros(k, np.float32) if v is None else v for v in vecs]) if vecs else np.zeros((0, k)),
+            np.array([np.zeros(k, np.float32) if v is None else v for v in vecs]) if vecs else np.zeros((0, k)),
             self.item_factors)
-        extra = self.rule.overlay(views)
         if extra is not None:
             extra.add_to(out)
-        blend = np.flatnonzero(shares < 1)
-        if len(blend):
+        blend = [i for i, share in enumerate(shares) if share < 1]
+        if blend:
             # a (z(model) + overlay) + (1 - a) z(cold start), for the users still blending
             cold, cold_offset = self._cold_z([views[i] for i in blend])
-            a = shares[blend]
+            a = np.array([shares[i] for i in blend], dtype=np.float32)
             cold *= (1.0 - a)[:, None]
             out[blend] = out[blend] * a[:, None] + cold  # one gather and one scatter of the rows
             offset[blend] = a * offset[blend] + (1.0 - a) * cold_offset

@@ -12,6 +12,7 @@ means the same for every user and every base. Disliked movies are not seeds.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,9 +20,13 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from online.preference import int_list
 from online.product import dot_scores
 
 FloatArray = npt.NDArray[np.float32]
+FEW_USERS = 8
+"""Up to this many users, ``NeighbourOverlay.scores`` finds the seeds user by user on lists
+(fewer numpy calls than the vectorised ``seed_weights_many``; bench/strategies.py: better up to 8)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +49,15 @@ class ItemMoments:
         mean = y.mean(axis=0)
         return cls(mean, y.T @ y / len(y) - np.outer(mean, mean))
 
+    @property
+    def _joint(self) -> npt.NDArray[np.float64]:
+        """(k, k + 1) float64 ``[cov | mean]``, once: one product gives ``cov u`` and ``mean.u``."""
+        cached = self.__dict__.get("_joint_cache")
+        if cached is None:
+            cached = np.hstack((self.cov, self.mean[:, None]))
+            object.__setattr__(self, "_joint_cache", cached)
+        return cached
+
     def scaled_scores(self, users: npt.ArrayLike,
                       item_factors: npt.NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
         """The z-scores z = (Y u - mean.u) / sqrt(u^T cov u) of ``users`` (b, k) against the
@@ -51,6 +65,12 @@ class ItemMoments:
         and the (b,) float32 constant ``-mean.u / sd`` to add row by row. A ranking needs only
         the first: the constant is added to the few scores kept, not to every movie."""
         u = np.atleast_2d(np.asarray(users, dtype=np.float64))
+        if len(u) == 1:  # one user: mean and sd as Python floats (a third of the numpy calls)
+            joint = u[0] @ self._joint  # (k + 1,) cov u, mean.u
+            var, mean = float(joint[:-1] @ u[0]), float(joint[-1])
+            inv = 1.0 / math.sqrt(var) if var > 0 else 0.0
+            return (dot_scores((u * inv).astype(np.float32), item_factors),
+                    np.array([-mean * inv], dtype=np.float32))
         mu = u @ self.mean  # (b,) mean over the catalogue of u . y
         sd = np.sqrt(np.maximum(((u @ self.cov) * u).sum(axis=1), 0.0))  # (b,) its standard deviation
         inv = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)
@@ -66,6 +86,18 @@ def standardise(scores: npt.NDArray[np.floating]) -> FloatArray:
     return ((s - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
+def _newest_likes(movies: list[int], prefs: list[int], max_seeds: int) -> dict[int, int]:
+    """movie -> age (later interactions) of the newest ``max_seeds`` liked movies, newest first
+    (a movie liked twice counts once, at its newest); a few dozen entries: lists beat numpy calls."""
+    seeds: dict[int, int] = {}
+    for age, (m, p) in enumerate(zip(reversed(movies), reversed(prefs))):
+        if p > 0 and m not in seeds:
+            seeds[m] = age
+            if len(seeds) == max_seeds:
+                break
+    return seeds
+
+
 def seed_weights(movie_indices: npt.ArrayLike, preferences: npt.ArrayLike, decay: float,
                  max_seeds: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """The overlay's seeds of one user: (m,) movie indices and (m,) weights ``decay^age``.
@@ -76,14 +108,7 @@ def seed_weights(movie_indices: npt.ArrayLike, preferences: npt.ArrayLike, decay
         decay: weight factor per later interaction.
         max_seeds: the newest liked movies kept (a movie liked twice counts once, newest).
     """
-    movies = np.asarray(movie_indices, dtype=np.int64).ravel().tolist()
-    prefs = np.asarray(preferences).ravel().tolist()
-    seeds: dict[int, int] = {}  # movie -> age (later interactions), newest like first
-    for age, (m, p) in enumerate(zip(reversed(movies), reversed(prefs))):  # a few dozen: lists beat numpy calls
-        if p > 0 and m not in seeds:
-            seeds[m] = age
-            if len(seeds) == max_seeds:
-                break
+    seeds = _newest_likes(int_list(movie_indices, np.int64), int_list(preferences, np.int64), max_seeds)
     return np.fromiter(seeds.keys(), np.int64, len(seeds)), decay ** np.fromiter(seeds.values(), np.float64, len(seeds))
 
 
@@ -183,19 +208,40 @@ class NeighbourOverlay:
             object.__setattr__(self, "_padded_cache", cached)
         return cached
 
-    def scores(self, recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]]) -> RowAdditions:
+    def _weights(self, oldest: int) -> FloatArray:
+        """(>= oldest + 1,) float32 seed weights ``beta * decay^age`` by age, computed once (and
+        again, longer, for an older seed)."""
+        cached = self.__dict__.get("_weight_cache")
+        if cached is None or len(cached) <= oldest:
+            ages = np.arange(max(2 * (oldest + 1), 256), dtype=np.float64)
+            cached = (self.decay ** ages * self.beta).astype(np.float32)
+            object.__setattr__(self, "_weight_cache", cached)
+        return cached
+
+    def scores(self, recent: Sequence[tuple[npt.ArrayLike | list[int], npt.ArrayLike | list[int]]]
+               ) -> RowAdditions:
         """(b, n_movies) additions ``beta * sum_j w_j S[j, :]`` per user, not summed: a movie
         near several seeds has one entry per seed (``RowAdditions.add_to`` adds them all).
 
         Args:
-            recent: per user (movie indices, preferences) of their recent interactions, oldest first.
+            recent: per user (movie indices, preferences) of their recent interactions, oldest
+                first (arrays, or lists of ints: the few-user path reads them as lists).
         """
         n = self.rows.shape[0]
         cols, vals = self._padded
-        per_user, j, w = seed_weights_many(recent, self.decay, self.max_seeds)  # (m,) seed movies, user by user
-        data = vals[j] * (w * self.beta).astype(np.float32)[:, None]  # (m, K) beta w_j S[j, m]
+        if len(recent) <= FEW_USERS:  # seeds found in Python: fewer numpy calls
+            seeds = [_newest_likes(int_list(m), int_list(p), self.max_seeds) for m, p in recent]
+            j = np.array([m for s in seeds for m in s], dtype=np.intp)
+            ages = [age for s in seeds for age in s.values()]
+            w = self._weights(max(ages, default=0)).take(np.array(ages, dtype=np.intp))
+            offsets = [row * n for row, s in enumerate(seeds) for _ in s] if len(recent) > 1 else None
+        else:
+            per_user, j, w64 = seed_weights_many(recent, self.decay, self.max_seeds)  # (m,) seed movies, user by user
+            w = (w64 * self.beta).astype(np.float32)
+            offsets = np.repeat(np.arange(len(recent), dtype=np.intp) * n, per_user)
+        data = vals.take(j, 0) * w[:, None]  # (m, K) beta w_j S[j, m]
         # each entry at row * n + movie of its user's row; a movie near two seeds appears twice (summed)
-        flat = cols[j]  # (m, K)
-        if len(recent) > 1:
-            flat += np.repeat(np.arange(len(recent), dtype=np.intp) * n, per_user)[:, None]
+        flat = cols.take(j, 0)  # (m, K)
+        if offsets is not None:
+            flat += np.asarray(offsets, dtype=np.intp)[:, None]
         return RowAdditions(flat.ravel(), data.ravel(), (len(recent), n))

@@ -35,3 +35,9 @@ def bucket_to_preference(bucket: npt.ArrayLike) -> npt.NDArray[np.int8]:
 def all_valid(preferences: npt.NDArray[np.int8]) -> bool:
     """True when every entry of an int8 array is one of -2, -1, 1, 2."""
     return bool(_VALID_LOOKUP[np.ascontiguousarray(preferences, dtype=np.int8).view(np.uint8)].all())
+
+
+def int_list(values: npt.ArrayLike | list[int], dtype: npt.DTypeLike = np.int64) -> list[int]:
+    """``values`` (movie indices or preferences) as a flat list of ints; a list is returned as
+    it is (the one-user paths read a few dozen entries in Python, cheaper than numpy calls)."""
+    return values if isinstance(values, list) else np.asarray(values, dtype=dtype).ravel().tolist()

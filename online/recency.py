@@ -25,6 +25,10 @@ one against the precomputed G^-1 and Z = Y G^-1 (n_movies, k):
     x = G^-1 r - Zs^T (D^-1 + Ys Zs^T)^-1 Ys G^-1 r,    D = diag(c_s - 1)
 
 with every product batched over the users; only the small SPD solves run one per user.
+``solve`` (one user) uses the same identity as x = h + Zs^T (D^-1 + Ys Zs^T)^-1 (D^-1 l - Ys h),
+with h = lambda anchor G^-1 x0 and l = C_s p_s, its window read as Python lists and D^-1, D^-1 l
+from per-(preference, slot) tables: a dozen numpy calls, each costing microseconds after the
+catalogue-wide product has evicted the caches.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import LinAlgError, lapack
 
-from online.preference import VALID_PREFERENCES, all_valid
+from online.preference import VALID_PREFERENCES, all_valid, int_list
 
 FloatArray = npt.NDArray[np.float32]
 Interactions = tuple[npt.ArrayLike, npt.ArrayLike]
@@ -96,42 +100,43 @@ class RecencyFoldIn:
         return cls(y, gram_reg, float(regularization), float(alpha), float(boost), float(decay), int(window),
                    float(anchor))
 
-    def solve(self, offline: npt.ArrayLike | None, movie_indices: npt.ArrayLike,
-              preferences: npt.ArrayLike) -> FloatArray:
+    def solve(self, offline: npt.ArrayLike | None, movie_indices: npt.ArrayLike | list[int],
+              preferences: npt.ArrayLike | list[int]) -> FloatArray:
         """The user's (k,) float32 vector.
 
         Args:
             offline: (k,) the artifact's vector x0, or None for a user the model never saw.
             movie_indices: (n,) int indices of the user's recent interactions, oldest first
-                (only the last ``window`` count).
+                (only the last ``window`` count); a list of ints is taken as it is.
             preferences: (n,) int in {-2, -1, 1, 2}, aligned.
         """
-        idx = np.asarray(movie_indices, dtype=np.int64).ravel()
-        pref = np.asarray(preferences, dtype=np.int8).ravel()
-        if idx.shape != pref.shape:
-            raise ValueError(f"movie_indices {idx.shape} and preferences {pref.shape} differ")
-        idx, pref = idx[-self.window:], pref[-self.window:]
         # a window is a few dozen entries: checks and de-duplication on Python lists cost less
         # than numpy calls (each ~1 us, ~4 us with cold caches, as after a catalogue-wide product)
-        idx_list = idx.tolist()
-        n = len(idx_list)
-        if not VALID_PREFERENCES.issuperset(pref.tolist()):
+        movies, prefs = int_list(movie_indices, np.int64), int_list(preferences, np.int8)
+        if len(movies) != len(prefs):
+            raise ValueError(f"movie_indices ({len(movies)},) and preferences ({len(prefs)},) differ")
+        w = self.window
+        movies, prefs = movies[-w:], prefs[-w:]
+        n = len(movies)
+        if not VALID_PREFERENCES.issuperset(prefs):
             raise ValueError("preferences must be in {-2, -1, 1, 2}")
-        if n and (min(idx_list) < 0 or max(idx_list) >= len(self.item_factors)):
+        if n and (min(movies) < 0 or max(movies) >= len(self.item_factors)):
             raise IndexError(f"movie index outside 0..{len(self.item_factors) - 1}")
-        newest = {m: i for i, m in enumerate(idx_list)}  # each movie once, at its newest position
-        if len(newest) < n:
-            keep = np.array(sorted(newest.values()), dtype=np.intp)
-            idx, pref, boost = idx[keep], pref[keep], self._boosts[keep + (self.window - n)]
+        rows, conf_table, positive, slots = self._tables
+        if len(set(movies)) < n:  # a movie seen twice counts once, at its newest position
+            keep = sorted(dict(zip(movies, range(n))).values())
+            movies, prefs, slots = [movies[i] for i in keep], [prefs[i] for i in keep], slots[keep] + (w - n)
         else:
-            boost = self._boosts[self.window - n:]
-        conf = (1.0 + self.alpha * np.abs(pref, dtype=np.float32)) * boost  # (n,) float32 c_s
+            slots = slots[w - n:]  # slot w - 1 is the newest
+        pref = np.array(prefs, dtype=np.intp)  # the tables' rows: preference -2, -1 wrap to rows 3, 4
+        if 0 < len(movies) < self.item_factors.shape[1] and (positive is None or positive[pref, slots].all()):
+            return self._woodbury(offline, movies, rows[:, pref, slots])
+        idx = np.array(movies, dtype=np.int64)
+        conf = conf_table[pref, slots]  # (n,) float32 c_s
         y_s = self.item_factors[idx]  # (n, k) float32
         rhs = ((conf * (pref > 0)) @ y_s).astype(np.float64)  # (k,) Ys^T C_s p_s
         if offline is not None:
             rhs += (self.regularization * self.anchor) * np.asarray(offline, dtype=np.float64)
-        if 0 < len(idx) < self.item_factors.shape[1] and conf.min() > 1:  # fewer rows than factors: Woodbury
-            return self._woodbury(y_s, conf - np.float32(1.0), rhs)
         a = self.gram_reg + (y_s.T * (conf - np.float32(1.0))) @ y_s  # (k, k) float64
         # x = (YtY + lambda I + Ys^T (C_s - I) Ys)^-1 (lambda anchor x0 + Ys^T C_s p_s)   (Cholesky, posv)
         _, x, info = lapack.dposv(a, rhs, lower=1, overwrite_a=1, overwrite_b=1)
@@ -139,32 +144,66 @@ class RecencyFoldIn:
             raise LinAlgError(f"posv failed (info={info})")
         return x.astype(np.float32)
 
-    def _woodbury(self, ys: FloatArray, extra: FloatArray, rhs: npt.NDArray[np.float64]) -> FloatArray:
-        """One user's (k,) float32 x for the (n, k) rows ``ys`` of distinct movies with ``extra``
-        = c_s - 1 > 0 and the (k,) right-hand side r (n < k; ``solve_many`` batches the same algebra)."""
-        g_inv = self._inverse[0]
-        zs = (ys.astype(np.float64) @ g_inv).astype(np.float32)  # (n, k) Ys G^-1 (no gather from a cold Z)
-        g = rhs @ g_inv  # (k,) G^-1 r
-        small = (ys @ zs.T).astype(np.float64)  # (n, n) Ys G^-1 Ys^T
-        small.flat[:: len(ys) + 1] += 1.0 / extra  # + D^-1
-        # t = (D^-1 + Ys G^-1 Ys^T)^-1 Ys G^-1 r   (Cholesky, posv);  x = G^-1 r - Zs^T t
-        _, t, info = lapack.dposv(small, (ys @ g.astype(np.float32)).astype(np.float64), lower=1,
-                                  overwrite_a=1, overwrite_b=1)
+    @property
+    def _tables(self) -> tuple[npt.NDArray[np.float64], FloatArray, npt.NDArray[np.bool_] | None,
+                               npt.NDArray[np.intp]]:
+        """Per (preference, window slot), rows indexed by the preference (-2, -1: rows 3, 4; row
+        0 unused), slot window - 1 the newest, once: (2, 5, window) float64 D^-1 = 1 / (c_s - 1)
+        and D^-1 c_s p_s, (5, window) float32 c_s, the flags c_s > 1 (None when every valid
+        preference has c_s > 1 in every slot) and (window,) the slots."""
+        cached = self.__dict__.get("_table_cache")
+        if cached is None:
+            pref = np.array([0, 1, 2, -2, -1], dtype=np.float32)[:, None]  # row r: preference r (mod 5)
+            conf = (1.0 + self.alpha * np.abs(pref)) * self._boosts[None, :]  # (5, window) float32 c_s
+            extra = conf - np.float32(1.0)
+            positive = extra > 0
+            d_inv = np.where(positive, 1.0 / np.where(positive, extra, 1.0), 0.0)  # float32 1 / (c_s - 1)
+            rows = np.stack((d_inv, d_inv * np.where(pref > 0, conf, 0.0))).astype(np.float64)
+            cached = (rows, conf, None if positive[1:].all() else positive, np.arange(self.window))
+            object.__setattr__(self, "_table_cache", cached)
+        return cached
+
+    def _woodbury(self, offline: npt.ArrayLike | None, movies: list[int],
+                  rows: npt.NDArray[np.float64]) -> FloatArray:
+        """One user's (k,) float32 x from n < k distinct ``movies`` with c_s > 1 and their (2, n)
+        ``_tables`` rows D^-1, D^-1 l (``solve_many`` batches the same algebra). With G = YtY +
+        lambda I, Zs = Ys G^-1 (precomputed rows), D = diag(c_s - 1), l = C_s p_s and
+        h = lambda anchor G^-1 x0 (G^-1 r = h + Zs^T l, so that only h needs a product):
+
+            x = h + Zs^T (D^-1 + Ys Zs^T)^-1 (D^-1 l - Ys h)
+        """
+        _, _, z0, anchored_inv = self._inverse
+        idx = np.array(movies, dtype=np.intp)
+        ys, zs = self.item_factors.take(idx, 0), z0.take(idx, 0)  # (n, k) float32 rows of Y and Z
+        d_inv, rhs = rows
+        small = (ys @ zs.T).astype(np.float64)  # (n, n) Ys G^-1 Ys^T, symmetric
+        small.reshape(-1)[:: len(movies) + 1] += d_inv  # + D^-1
+        if offline is not None:
+            h = np.asarray(offline, dtype=np.float32) @ anchored_inv  # (k,) float32
+            rhs -= ys @ h
+        # s = (D^-1 + Ys G^-1 Ys^T)^-1 (D^-1 l - Ys h)   (Cholesky, posv; the transpose is in the
+        # Fortran order LAPACK reads, no copy, and its upper triangle is the lower one of small)
+        _, s, info = lapack.dposv(small.T, rhs, lower=0, overwrite_a=1, overwrite_b=1)
         if info != 0:
             raise LinAlgError(f"posv failed (info={info})")
-        return (g - t @ zs).astype(np.float32)
+        x = s.astype(np.float32) @ zs  # x = h + Zs^T s
+        if offline is not None:
+            x += h
+        return x
 
     @property
-    def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray, FloatArray]:
-        """(k, k) float64 G^-1 = (YtY + lambda I)^-1, and (n_movies + 1, k) float32 Y and
-        Z = Y G^-1 with a zero last row (index n_movies: an entry that adds nothing), once."""
+    def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray, FloatArray, FloatArray]:
+        """(k, k) float64 G^-1 = (YtY + lambda I)^-1, (n_movies + 1, k) float32 Y and Z = Y G^-1
+        with a zero last row (index n_movies: an entry that adds nothing), and (k, k) float32
+        lambda anchor G^-1, once."""
         cached = self.__dict__.get("_inverse_cache")
         if cached is None:
             g_inv = np.linalg.inv(self.gram_reg)
             g_inv = (g_inv + g_inv.T) / 2  # exactly symmetric
             zero = np.zeros((1, self.item_factors.shape[1]), np.float32)
             cached = (g_inv, np.vstack((self.item_factors, zero)),
-                      np.vstack(((self.item_factors.astype(np.float64) @ g_inv).astype(np.float32), zero)))
+                      np.vstack(((self.item_factors.astype(np.float64) @ g_inv).astype(np.float32), zero)),
+                      ((self.regularization * self.anchor) * g_inv).astype(np.float32))
             object.__setattr__(self, "_inverse_cache", cached)
         return cached
 
@@ -191,7 +230,7 @@ class RecencyFoldIn:
         conf = (1.0 + self.alpha * np.abs(pref, dtype=np.float64)) * self._boosts[None, :]  # (b, w) c_s
         extra = np.where(keep, conf - 1.0, 0.0)  # (b, w) c_s - 1
         liked = np.where(keep & (pref > 0), conf, 0.0)  # (b, w) c_s p_s
-        g_inv, y0, z0 = self._inverse
+        g_inv, y0, z0, _ = self._inverse
         active = extra > 0  # entries that change the matrix (c_s = 1 only adds to r)
         rows = np.where(active, idx, len(self.item_factors))  # inactive entries read the zero row
         ys = y0[rows]  # (b, w, k) float32 rows of Y

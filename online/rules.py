@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from online.additive import AdditiveRule
 from online.foldin import FoldIn
-from online.overlay import NeighbourOverlay, RowAdditions
+from online.overlay import FEW_USERS, NeighbourOverlay, RowAdditions
 from online.recency import RecencyFoldIn
 
 if TYPE_CHECKING:
@@ -37,6 +37,10 @@ FloatArray = npt.NDArray[np.float32]
 Interactions = tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]
 """(n,) int64 movie indices and (n,) int8 preferences, oldest first."""
 _EMPTY: Interactions = (np.zeros(0, np.int64), np.zeros(0, np.int8))
+SOLVE_ONE_BY_ONE = 8
+"""Up to this many users, ``Recency.derive_many`` solves user by user: the batched solve's ~40
+numpy calls cost more below (bench/strategies.py's model, 27k movies x 64 factors: the batch
+wins from about 10 users)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,6 +97,16 @@ class UserView:
             cached = (np.concatenate((self.recent[0], self.swipes[0])).astype(np.int64, copy=False),
                       np.concatenate((self.recent[1], self.swipes[1])).astype(np.int8, copy=False))
             object.__setattr__(self, "_sequence", cached)
+        return cached
+
+    def sequence_lists(self) -> tuple[list[int], list[int]]:
+        """``sequence`` as lists of ints (computed once per view): the one-user paths read a few
+        dozen entries, cheaper in Python than in numpy calls (~1-4 us each)."""
+        cached = self.__dict__.get("_sequence_lists")
+        if cached is None:
+            cached = (self.recent[0].tolist() + self.swipes[0].tolist(),
+                      self.recent[1].tolist() + self.swipes[1].tolist())
+            object.__setattr__(self, "_sequence_lists", cached)
         return cached
 
 
@@ -235,17 +249,18 @@ class Recency(Rule):
     def derive(self, user: UserView) -> FloatArray | None:
         if not user.n_swipes or not self.warm(user):
             return user.offline
-        return self.recency.solve(user.offline, *user.sequence())
+        return self.recency.solve(user.offline, *user.sequence_lists())
 
     def derive_many(self, users: Sequence[UserView]) -> list[FloatArray | None]:
         out: list[FloatArray | None] = [u.offline for u in users]
         solve = [i for i, u in enumerate(users) if u.n_swipes and self.warm(u)]
-        if len(solve) > 1:  # the batched (Woodbury) solve; one user: the direct one
+        if len(solve) > SOLVE_ONE_BY_ONE:  # the batched (Woodbury) solve
             vectors = self.recency.solve_many([users[i].offline for i in solve], [users[i].sequence() for i in solve])
             for row, i in enumerate(solve):
                 out[i] = vectors[row]
-        elif solve:
-            out[solve[0]] = self.derive(users[solve[0]])
+        else:  # a few users: the one-user solve each (fewer numpy calls than the batched one)
+            for i in solve:
+                out[i] = self.derive(users[i])
         return out
 
 
@@ -261,7 +276,10 @@ class _WithOverlay(Rule):
             NeighbourOverlay(context.neighbours, o.beta, o.decay, o.seeds)
 
     def overlay(self, users: Sequence[UserView]) -> RowAdditions | None:
-        return None if self.neighbours is None else self.neighbours.scores([u.sequence() for u in users])
+        if self.neighbours is None:
+            return None
+        few = len(users) <= FEW_USERS  # read as lists, shared with the one-user solve
+        return self.neighbours.scores([u.sequence_lists() if few else u.sequence() for u in users])
 
 
 @register

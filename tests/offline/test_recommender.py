@@ -276,3 +276,36 @@ def test_stateless_rules_store_no_vector_and_derive_it(make, art, strategy: str)
         np.testing.assert_allclose(vec, ref, rtol=0, atol=2e-5 * scale, err_msg=context)  # the batched derive
     if not rec.rule.stateless:
         assert sum(s.vector is not None for s in states) == 3  # users 1, 2 and the 5-swipe user
+
+
+@pytest.mark.parametrize("strategy", ["recency_neighbours", "recency"])
+def test_a_lone_user_ranks_as_in_a_batch_with_repeats_beyond_the_window(make, art, strategy: str) -> None:
+    """The one-user paths (solve on lists, Woodbury with k > window; seeds on lists) against the
+    batched ones (``solve_many``, vectorised seeds: more users than ``SOLVE_ONE_BY_ONE`` and
+    ``FEW_USERS``) for users whose swipes repeat movies inside and across the window's edge."""
+    from online.overlay import FEW_USERS
+    from online.rules import SOLVE_ONE_BY_ONE
+    from tests.ranking import assert_same_ranking
+
+    rec = make(strategy=strategy)
+    assert rec.item_factors.shape[1] > rec.online.recency.window  # the Woodbury path of the lone solve
+    popular = art.tables["popularity"].sort_values(["positive_count", "movie_id"], ascending=[False, True])
+    popular = [int(m) for m in popular["movie_id"]][:12]
+    users = [*range(1, 9), NEW_FIVE, NEW_ONE]  # known users and two new ones (no offline vector)
+    states = []
+    for user in users:
+        s = rec.new_state(user)
+        for i in range(rec.online.recency.window + 12):  # 42 swipes of 12 movies: every movie repeats
+            s = rec.apply(s, popular[(i * 5 + user) % 12], (2, -1, 1, -2, 2)[(i + user) % 5], 1.6e9 + 60 * i)
+        states.append(s)
+    assert len(states) > max(SOLVE_ONE_BY_ONE, FEW_USERS)
+    batch = rec.recommend_states(states, 10)
+    views = [rec.view(s) for s in states]
+    batched = rec.vectors(views)
+    for state, view, vec, got in zip(states, views, batched, batch):
+        context = f"{strategy}, user {state.user_id}"
+        alone = rec.recommend_states([state], 10)[0]
+        assert alone.source == got.source == "model", context
+        assert_same_ranking(alone.movie_ids, alone.scores, got.movie_ids, got.scores, context=context)
+        one = rec.vectors([view])[0]
+        np.testing.assert_allclose(one, vec, rtol=0, atol=2e-5 * float(np.abs(vec).max()), err_msg=context)

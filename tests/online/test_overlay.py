@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from online.overlay import NeighbourOverlay, seed_weights, seed_weights_many, standardise
+from online.overlay import FEW_USERS, ItemMoments, NeighbourOverlay, seed_weights, seed_weights_many, standardise
 
 
 def test_standardise_rows() -> None:
@@ -114,3 +114,41 @@ def test_overlay_of_an_empty_neighbour_matrix_adds_nothing() -> None:
     overlay = NeighbourOverlay(sp.csr_matrix((5, 5), dtype=np.float32), beta=3.0, decay=0.8, max_seeds=20)
     got = overlay.scores([(np.array([1, 2]), np.array([2, 1])), (np.array([3]), np.array([2]))]).toarray()
     assert got.shape == (2, 5) and not got.any()
+
+
+def test_the_few_user_path_equals_the_batched_path() -> None:
+    """Up to ``FEW_USERS`` users (seeds on lists, weights from a table) against the same users
+    inside a larger batch (the vectorised seeds); lists and arrays alike; a seed older than the
+    weight table's first length (256) grows it."""
+    rng = np.random.default_rng(9)
+    n = 15
+    dense = np.where(rng.random((n, n)) < 0.3, rng.random((n, n)), 0.0).astype(np.float32)
+    overlay = NeighbourOverlay(sp.csr_matrix(dense), beta=2.5, decay=0.99, max_seeds=4)
+    old_like = (np.r_[np.array([3, 7]), np.full(400, 5)], np.r_[np.array([2, 1]), np.full(400, -1)].astype(np.int8))
+    users = [*_random_users(rng, 11, n), old_like]
+    batched = overlay.scores(users).toarray()  # more than FEW_USERS: the batched path
+    for size in range(1, FEW_USERS + 1):
+        for start in range(0, len(users) - size + 1, size):
+            group = users[start:start + size]
+            for form in (group, [(m.tolist(), p.tolist()) for m, p in group]):
+                got = overlay.scores(form).toarray()
+                np.testing.assert_allclose(got, batched[start:start + size], rtol=1e-6, atol=1e-7,
+                                           err_msg=f"users {start}..{start + size - 1}")
+    assert batched[-1].any()  # the old like is a seed (age 400, weight 0.99^400)
+
+
+def test_one_user_scaled_scores_equal_the_batched_ones() -> None:
+    rng = np.random.default_rng(10)
+    y = rng.normal(size=(200, 8)).astype(np.float32)
+    moments = ItemMoments.of(y)
+    users = rng.normal(size=(3, 8)).astype(np.float32)
+    users[2] = 0.0  # sd 0: scaled to zeros, constant 0
+    scaled, offset = moments.scaled_scores(users, y)  # the batched path
+    for i, u in enumerate(users):
+        one, one_offset = moments.scaled_scores(u[None, :], y)
+        assert one.shape == (1, 200) and one.dtype == np.float32 and one_offset.dtype == np.float32
+        np.testing.assert_allclose(one[0], scaled[i], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(one_offset, offset[i:i + 1], rtol=1e-5, atol=1e-6)
+        z = one[0] + one_offset[0]
+        if i < 2:  # the z-scores of u . y over the catalogue: mean 0, sd 1
+            assert abs(z.mean()) < 1e-4 and abs(z.std() - 1.0) < 1e-4

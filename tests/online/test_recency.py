@@ -203,3 +203,55 @@ def test_solve_many_when_entries_add_no_confidence(alpha: float, boost: float) -
     recent = [(rng.integers(0, 40, n), rng.choice([-2, -1, 1, 2], n)) for n in (0, 3, 9, 12)]
     offline = [None, rng.standard_normal(16).astype(np.float32), None, rng.standard_normal(16).astype(np.float32)]
     _assert_rows_match_solve(rule, offline, recent)
+
+
+# -- the one-user solve (lists, Woodbury below k distinct movies) against the batched one -------
+def _random_window(rng: np.random.Generator, n_movies: int, window: int) -> tuple[list[int], list[int]]:
+    """A user's recent interactions: up to 2 windows long, with repeats from a small pool at times."""
+    n = int(rng.integers(1, 2 * window))
+    pool = int(rng.choice([3, 8, n_movies]))
+    return rng.integers(0, pool, n).tolist(), rng.choice([-2, -1, 1, 2], n).tolist()
+
+
+@pytest.mark.parametrize("window", [8, K_WIDE + 4])  # Woodbury below k distinct movies; direct at k and more
+@pytest.mark.parametrize("anchor", [0.5, 0.0])
+def test_the_one_user_solve_of_lists_equals_the_batched_solve_and_the_closed_form(anchor: float, window: int) -> None:
+    """``solve`` on lists (the serving path: de-duplication and tables in Python, Woodbury with
+    the precomputed Z rows) against ``solve_many`` and the dense float64 closed form."""
+    rng = np.random.default_rng(21)
+    rule = make_wide(anchor=anchor, window=window)
+    y = Y_WIDE.astype(np.float64)
+    for case in range(40):
+        movies, prefs = _random_window(rng, len(Y_WIDE), rule.window)
+        x0 = None if case % 4 == 0 else (2.0 * rng.normal(size=K_WIDE)).astype(np.float32)
+        got = rule.solve(x0, movies, prefs)
+        assert got.dtype == np.float32 and got.shape == (K_WIDE,)
+        np.testing.assert_array_equal(got, rule.solve(x0, np.array(movies), np.array(prefs, np.int8)))
+        batched = rule.solve_many([x0, None], [(np.array(movies), np.array(prefs)), (np.array([1]), np.array([2]))])[0]
+        # closed form: the window's newest entry per movie, its slot's boost
+        tail_m, tail_p = movies[-rule.window:], prefs[-rule.window:]
+        boost = recency_boost(rule.window, rule.boost, rule.decay)[-len(tail_m):]
+        a, b = y.T @ y + rule.regularization * np.eye(K_WIDE), np.zeros(K_WIDE)
+        if x0 is not None:
+            b += rule.regularization * anchor * x0.astype(np.float64)
+        for i, (m, p) in enumerate(zip(tail_m, tail_p)):
+            if m in tail_m[i + 1:]:
+                continue  # a later entry of the same movie wins
+            c = (1.0 + ALPHA * abs(p)) * boost[i]
+            a += (c - 1.0) * np.outer(y[m], y[m])
+            b += c * (p > 0) * y[m]
+        expected = np.linalg.solve(a, b)
+        scale = max(float(np.abs(expected).max()), 1e-3)
+        context = f"case {case}: movies {movies}, preferences {prefs}"
+        np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5 * scale, err_msg=context)
+        np.testing.assert_allclose(got, batched, rtol=0, atol=2e-5 * scale, err_msg=context)
+
+
+def test_the_one_user_solve_falls_back_to_the_direct_solve_where_an_entry_adds_no_confidence() -> None:
+    """alpha 0 and boost 1 (c_s = 1): no Woodbury; the direct Cholesky solve, same as batched."""
+    rule = make_wide(alpha=0.0, boost=1.0)
+    x0 = np.random.default_rng(2).normal(size=K_WIDE).astype(np.float32)
+    movies, prefs = [3, 5, 3, 9], [2, -1, -2, 1]
+    got = rule.solve(x0, movies, prefs)
+    batched = rule.solve_many([x0], [(np.array(movies), np.array(prefs))])[0]
+    np.testing.assert_allclose(got, batched, rtol=0, atol=2e-5 * float(np.abs(got).max()))
