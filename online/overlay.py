@@ -26,7 +26,8 @@ from online.product import dot_scores
 FloatArray = npt.NDArray[np.float32]
 FEW_USERS = 8
 """Up to this many users, ``NeighbourOverlay.scores`` finds the seeds user by user on lists
-(fewer numpy calls than the vectorised ``seed_weights_many``; bench/strategies.py: better up to 8)."""
+(fewer numpy calls than the vectorised ``seed_weights_many``; bench/strategies.py's model:
+cheaper at 4 and 8 users, even at 16)."""
 
 
 @dataclass(frozen=True, eq=False)
