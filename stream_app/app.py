@@ -30,6 +30,7 @@ from stream_app.rewind import rewind_after_recovery
 from stream_app.settings import StreamSettings
 from stream_app.control import ModelWatcher
 from stream_app.delivery import AckAfterDelivery, ConfirmedTable, DeliveryError
+from stream_app.fetch_wait import cap_fetch_wait
 from stream_app.kafka_config import LoginRefused
 from stream_app.model_choice import RejectedAnnouncement, announced_version
 from stream_app.model_holder import ModelHolder
@@ -201,6 +202,9 @@ async def process_swipes(stream: faust.StreamT) -> None:
 
 async def _process_swipes(stream: faust.StreamT) -> None:
     await model_ready.wait()
+    fetch_wait = cap_fetch_wait(app.consumer, settings.fetch_max_wait)  # stream_app/fetch_wait.py
+    if fetch_wait is not None:
+        metrics.FETCH_MAX_WAIT.set(fetch_wait)
     # Faust stops feeding every stream while more than ``max_messages`` (100) sends wait in its
     # producer buffer; one batch's lists and state writes are more than that, so each batch
     # stalled the next one's intake (batches of ~15 under a backlog). What may wait is bounded

@@ -1,7 +1,7 @@
 """Prometheus metrics of the stream worker (one registry, served at ``/metrics``)."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 REGISTRY = CollectorRegistry()
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -19,3 +19,6 @@ PUBLISH_SECONDS = Histogram("movierec_publish_seconds",
 BATCH_SIZE = Histogram("movierec_batch_size", "Swipes per processed batch",
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY)
 MODEL_INFO = Info("movierec_model", "The served model version and update strategy", registry=REGISTRY)
+FETCH_MAX_WAIT = Gauge("movierec_fetch_max_wait_seconds",
+                       "Longest the broker may hold the worker's fetch (read back from the consumer; "
+                       "stream_app/fetch_wait.py)", registry=REGISTRY)

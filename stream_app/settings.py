@@ -92,6 +92,10 @@ class StreamSettings(BaseSettings, OnlineSettings):
     """Seconds the producer waits to fill a batch before sending it (faust ``producer_linger``,
     Kafka ``linger.ms``); 0 sends a request per message as soon as it can, which cost the broker
     a core on tiny requests. 5 ms: chosen by measurement (BENCHMARKS.md section 4, issue 11)."""
+    fetch_max_wait: float = Field(0.1, gt=0, le=1.5)
+    """Seconds the broker may hold the worker's fetch when its partitions have no new data
+    (faust fixes 1.5 s, which stalled every swipe partition behind a fetch of faust's idle
+    leader topic: ``stream_app/fetch_wait.py``)."""
     output_client: Literal["librdkafka", "faust"] = "librdkafka"
     """Client that sends the agent's output (lists, state changelog, dead letters): librdkafka
     (confluent-kafka; sends and delivery reports off the event loop, measured faster in

@@ -94,6 +94,8 @@ def test_swipes_in_lists_out_and_seen_never_return(kafka_bootstrap, worker_facto
     text = urllib.request.urlopen(f"http://127.0.0.1:{worker.env['WEB_PORT']}/metrics", timeout=5).read().decode()
     assert 'movierec_swipes_total{outcome="applied"} 5.0' in text
     assert "movierec_update_seconds_count" in text and "movierec_publish_seconds_count" in text
+    # faust's consumer fetches with the capped wait, not its fixed 1.5 s (stream_app/fetch_wait.py)
+    assert "movierec_fetch_max_wait_seconds 0.1" in text
 
 
 def test_liking_a_movie_moves_its_neighbours_up(kafka_bootstrap, worker_factory, recommender) -> None:
