@@ -6,7 +6,7 @@ app has already taken. Under load every swipes partition often still holds recor
 next fetch is built, so that fetch asks only for partitions that never get data (faust's
 leader-election topic ``<app id>-__assignor-__leader``): the broker holds it the full 1.5 s,
 and no swipe partition can be fetched meanwhile. Measured through ``bench/stream.py`` at
-1,000 swipes/s: the worker's input stalled for ~1.5 s in about half of the runs, and the
+1,000 swipes/s: the worker's input stalled for ~1.5 s in 12 of 17 runs, and the
 latency stayed ~1.5 s for the rest of the run (BENCHMARKS.md section 4). A short cap bounds
 such a stall; an idle worker then sends one small fetch per cap instead of per 1.5 s.
 """
