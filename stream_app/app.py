@@ -90,6 +90,7 @@ def _before_joining(sender: faust.App, **_: object) -> None:
     tables recovered (stream_app/rewind.py); rebuild local state the changelog does not back
     (stream_app/stale_state.py)."""
     global swipes_partitions
+    sys.setswitchinterval(settings.gil_switch_interval)  # GIL hand-overs to the consumer and delivery threads
     try:
         layout = check_topic_layout(kafka, settings.topic_partitions(),
                                     changelog=user_states.changelog_topic_name, source=settings.swipes_topic,

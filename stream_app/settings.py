@@ -96,6 +96,11 @@ class StreamSettings(BaseSettings, OnlineSettings):
     """Seconds the broker may hold the worker's fetch when its partitions have no new data
     (faust fixes 1.5 s, which stalled every swipe partition behind a fetch of faust's idle
     leader topic: ``stream_app/fetch_wait.py``)."""
+    gil_switch_interval: float = Field(0.001, gt=0, le=0.1)
+    """Seconds a thread may hold the GIL while another waits (``sys.setswitchinterval``;
+    Python's default 0.005). The worker's event loop shares it with faust's consumer thread
+    and the output's delivery-report thread; 1 ms measured better throughput and p99 at
+    1,000 swipes/s than 5 ms (BENCHMARKS.md section 4, issue 11 fourth session)."""
     output_client: Literal["librdkafka", "faust"] = "librdkafka"
     """Client that sends the agent's output (lists, state changelog, dead letters): librdkafka
     (confluent-kafka; sends and delivery reports off the event loop, measured faster in
