@@ -75,7 +75,10 @@ class _Batch:
             self._reported += 1
             done = self._sealed and self._reported == self._queued
         if done:
-            self._loop.call_soon_threadsafe(self._resolve)
+            try:
+                self._loop.call_soon_threadsafe(self._resolve)
+            except RuntimeError:  # the loop closed (worker stopping): the batch was never acked
+                pass
 
     def report_changelog(self, err: KafkaError | None, msg: Message) -> None:
         """Delivery report of a changelog record: also keeps its offset (poll thread)."""
