@@ -42,9 +42,6 @@ class BatchOutput(Protocol):
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         """Queue one message (``partition`` None: the key's murmur2 partition)."""
 
-    def changelog(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
-        """Queue one table changelog record (value None: a deletion)."""
-
     def seal(self) -> list[asyncio.Future[Any]]:
         """The futures of everything queued since the last ``seal``: done once it is acknowledged."""
 
@@ -147,6 +144,7 @@ class LibrdkafkaOutput:
             self._produce(topic, value, key, batch.report, partition)
 
     def changelog(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
+        """Queue one table changelog record (value None: a deletion); ``ConfirmedTable.output``."""
         batch = self._current()
         batch.queued()
         self._produce(topic, value, key, batch.report_changelog, partition)
@@ -194,9 +192,6 @@ class FaustOutput:
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
         self._sent.append(self._topics[topic].send_soon(key=key, value=value, partition=partition))
-
-    def changelog(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
-        raise NotImplementedError("the table sends its changelog through faust itself")
 
     def seal(self) -> list[asyncio.Future[Any]]:
         sent, self._sent = self._take_changelog() + self._sent, []

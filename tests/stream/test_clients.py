@@ -8,29 +8,15 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from pydantic import ValidationError
 
 from schemas.events import RecommendationList, SwipeEvent
 from stream_app.admin import ensure_topics
 from stream_app.clients import RecommendationConsumer, SwipeProducer
+from tests.stream.reading import read_all
 
 pytestmark = pytest.mark.integration
-
-
-def _read_all(bootstrap: str, topic: str, n: int, timeout: float = 20.0) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex}",
-                        "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
-    messages, deadline = [], time.monotonic() + timeout
-    try:
-        while len(messages) < n and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                messages.append(msg)
-    finally:
-        consumer.close()
-    return messages
 
 
 def _produce_raw(bootstrap: str, topic: str, items: list[tuple[bytes, bytes | None]]) -> None:
@@ -53,7 +39,7 @@ def test_swipes_arrive_keyed_by_user_as_json(kafka_bootstrap: str, topic_factory
         sent = [producer.send(user_id=7, movie_id=318, preference=4), producer.send(given),
                 producer.send(user_id=7, movie_id=296, preference=2)]
     assert sent[1] is given
-    messages = _read_all(kafka_bootstrap, topic, 3)
+    messages = read_all(kafka_bootstrap, topic, 3)
     assert len(messages) == 3
     by_id = {SwipeEvent.from_bytes(m.value()).event_id: m for m in messages}
     assert set(by_id) == {e.event_id for e in sent}
@@ -76,7 +62,7 @@ def test_swipes_land_in_the_partition_faust_computes_for_the_key(kafka_bootstrap
     with SwipeProducer(kafka_bootstrap, topic) as producer:
         for user in range(60):
             producer.send(user_id=user, movie_id=1, preference=3)
-    got = {int(m.key()): m.partition() for m in _read_all(kafka_bootstrap, topic, 60)}
+    got = {int(m.key()): m.partition() for m in read_all(kafka_bootstrap, topic, 60)}
     want = {u: DefaultPartitioner()(str(u).encode(), [0, 1, 2, 3], [0, 1, 2, 3]) for u in range(60)}
     assert len(got) == 60 and got == want
 

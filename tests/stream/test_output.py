@@ -2,32 +2,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from stream_app.delivery import DeliveryError
 from stream_app.kafka_config import KafkaConnection
 from stream_app.output import LibrdkafkaOutput
 from stream_app.routing import key_partition
-
-
-def read_all(bootstrap: str, topic: str, partitions: int, expected: int, timeout_s: float = 30.0) -> list:
-    """Every message of ``topic`` (``expected`` of them), read from the start of each partition."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{topic}", "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    out: list = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(out) < expected and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                out.append(msg)
-    finally:
-        consumer.close()
-    return out
+from tests.stream.reading import read_all
 
 
 def output_for(bootstrap: str, on_changelog: Callable[[str, dict[int, int]], None], timeout_s: float = 30.0,
@@ -56,11 +39,11 @@ async def test_a_batch_resolves_once_the_broker_has_all_of_it(kafka_bootstrap, t
     finally:
         assert out.close(5.0) == 0
 
-    got = read_all(kafka_bootstrap, lists, 4, 41)
+    got = read_all(kafka_bootstrap, lists, 41)
     assert sorted(m.value() for m in got) == sorted([b"list-%d" % u for u in range(1, 41)] + [b"second batch"])
     for m in got:  # the Java/faust murmur2 partition of the key, as faust's producer chose before
         assert m.partition() == key_partition(m.key(), 4), m.key()
-    states = read_all(kafka_bootstrap, changelog, 4, 12)
+    states = read_all(kafka_bootstrap, changelog, 12)
     assert {(m.key(), m.partition()) for m in states} == {(b"%d" % i, i % 3) for i in range(12)}
     # the table hears each partition's highest delivered offset, once, when the batch is done
     assert recorded == [(changelog, {p: max(m.offset() for m in states if m.partition() == p) for p in range(3)})]
