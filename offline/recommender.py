@@ -267,12 +267,9 @@ class Recommender:
             extra.add_to(out)
         blend = [i for i, share in enumerate(shares) if share < 1]
         if blend:
-            # a (z(model) + overlay) + (1 - a) z(cold start), for the users still blending
-            cold, cold_offset = self._cold_z([views[i] for i in blend])
+            # a (z(model) + overlay) + (1 - a) z(cold start), for the users still blending, row by row
             a = np.array([shares[i] for i in blend], dtype=np.float32)
-            cold *= (1.0 - a)[:, None]
-            out[blend] = out[blend] * a[:, None] + cold  # one gather and one scatter of the rows
-            offset[blend] = a * offset[blend] + (1.0 - a) * cold_offset
+            offset[blend] = a * offset[blend] + self._blend_cold(out, blend, [views[i] for i in blend], a)
         return out, offset
 
     def _recommend_blended(self, states: Sequence[UserState], n: int, exclude_seen: bool) -> list[Ranked]:
@@ -304,18 +301,33 @@ class Recommender:
             for j, i in enumerate(block):
                 out[i] = self._ranked(idx[j], top[j], "model")
 
-    def _cold_z(self, views: Sequence[UserView]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """Standardised cold-start scores, as (b, n_movies) scaled scores and (b,) constants
-        (``PopularityModel.genre_popular_z_many``): popular movies in the genres of each user's
-        liked swipes (the plain popularity where there is none)."""
+    def _blend_cold(self, out: npt.NDArray[np.float32], rows: list[int], views: Sequence[UserView],
+                    a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``out[rows[j]] = a_j out[rows[j]] + (1 - a_j) z_j`` in place, z_j the standardised
+        cold start of ``views[j]`` as scaled scores, and the (b,) constants ``(1 - a_j) c_j`` that
+        complete them: popular movies in the genres of the user's liked swipes
+        (``PopularityModel.blend_genre_popular_z``), the plain popularity where there is none."""
         liked = [m[p > 0] for m, p in (v.swipes for v in views)]
-        weights = np.stack([self.item_genres[m].sum(axis=0) for m in liked]).astype(np.float64)
-        out, offset = self.popularity.genre_popular_z_many(weights, self.item_genres, self.cold_start_kind)
-        none = [i for i, m in enumerate(liked) if not len(m)]
-        if none:
-            out[none] = standardise(self.popularity_scores[None, :])[0]
-            offset[none] = 0.0
-        return out, offset
+        some = [j for j, m in enumerate(liked) if len(m)]
+        constants = np.zeros(len(rows), np.float32)
+        if some:
+            weights = np.stack([self.item_genres[liked[j]].sum(axis=0) for j in some]).astype(np.float64)
+            constants[some] = self.popularity.blend_genre_popular_z(
+                weights, self.item_genres, out, [rows[j] for j in some], a[some], self.cold_start_kind)
+        for j in (j for j, m in enumerate(liked) if not len(m)):  # z(popularity), its mean 0: no constant
+            row = out[rows[j]]
+            row *= a[j]
+            row += (1.0 - a[j]) * self._popularity_z
+        return constants
+
+    @property
+    def _popularity_z(self) -> npt.NDArray[np.float32]:
+        """(n_movies,) float32 standardised ``popularity_scores``, once."""
+        cached = self.__dict__.get("_popularity_z_cache")
+        if cached is None:
+            cached = standardise(self.popularity_scores[None, :])[0]
+            self.__dict__["_popularity_z_cache"] = cached
+        return cached
 
     def _ranked(self, idx: npt.NDArray[np.int64], scores: npt.NDArray[np.float32], source: str) -> Ranked:
         keep = idx >= 0

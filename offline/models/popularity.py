@@ -253,12 +253,64 @@ class PopularityModel:
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """``genre_popular_scores_many`` standardised per user (mean 0, standard deviation 1 over
         the catalogue; a constant row becomes 0), as (b, n_movies) float32 ``s / sd`` and the (b,)
-        float32 constant ``-mean / sd`` to add to each row (a ranking needs only the first).
+        float32 constant ``-mean / sd`` to add to each row (a ranking needs only the first);
+        mean and sd in O(genre combinations) (``_z_tables``)."""
+        slope, intercept, offset, combo_of, pop = self._z_tables(liked_genres, item_genres, kind)
+        scores = np.empty((len(slope), len(combo_of)), np.float32)
+        for j, row in enumerate(scores):  # row by row: a 2-D fancy gather costs ~3x the takes
+            slope[j].take(combo_of, out=row)
+            row *= pop
+            row += intercept[j].take(combo_of)
+        return scores, offset
 
-        The mean and variance come from per-combination sums in O(combinations), not from
-        passes over the (b, n_movies) scores: movies of one genre combination c share the
-        overlap o_c, so sum_i s_i = sum_c [o_c > 0] o_c P1_c + [o_c = 0] (P1_c - N_c), with
-        P1_c, P2_c the sums of pop and pop^2 over c and N_c its size (squares alike).
+    def blend_genre_popular_z(
+        self,
+        liked_genres: npt.NDArray[np.floating],
+        item_genres: npt.NDArray[np.floating],
+        into: npt.NDArray[np.float32],
+        rows: list[int],
+        keep: npt.NDArray[np.floating],
+        kind: PopularityKind = "count",
+    ) -> npt.NDArray[np.float32]:
+        """Blend each user's ``genre_popular_z_many`` scaled scores z_j into a row of ``into``
+        in place, ``into[rows[j]] = keep_j into[rows[j]] + (1 - keep_j) z_j``, one row at a time
+        (no (b, n_movies) gather, temporary and scatter), and return the (b,) float32 constants
+        ``(1 - keep_j) offset_j`` that complete the blended rows.
+
+        Args:
+            liked_genres: (b, n_genres) weights, one row per entry of ``rows``.
+            into: (B, n_movies) float32 scores, changed in place.
+            rows: b row indices of ``into``.
+            keep: (b,) share a_j of the existing row.
+        """
+        a = np.asarray(keep, dtype=np.float64)
+        slope, intercept, offset, combo_of, pop = self._z_tables(liked_genres, item_genres, kind,
+                                                                 (1.0 - a)[:, None])
+        for j, (i, share) in enumerate(zip(rows, a.astype(np.float32).tolist())):
+            cold = slope[j].take(combo_of)
+            cold *= pop
+            cold += intercept[j].take(combo_of)
+            row = into[i]
+            row *= share
+            row += cold
+        return offset
+
+    def _z_tables(self, liked_genres: npt.NDArray[np.floating], item_genres: npt.NDArray[np.floating],
+                  kind: PopularityKind, scale: npt.NDArray[np.float64] | float = 1.0,
+                  ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32],
+                             npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        """``genre_popular_z_many`` as tables per genre combination: the scaled score of movie i
+        is ``pop_i slope[u, c(i)] + intercept[u, c(i)]``, both times ``scale``.
+
+        With the overlap o_uc and inv_u = 1 / sd_u, a movie sharing a liked genre scores
+        o_uc pop_i, the others pop_i - 1, so slope = inv (o if o > 0 else 1) and intercept =
+        inv (0 if o > 0 else -1). The mean and variance come from per-combination sums in
+        O(combinations), not from passes over the (b, n_movies) scores: movies of one
+        combination c share o_uc, so sum_i s_i = sum_c [o_c > 0] o_c P1_c + [o_c = 0] (P1_c -
+        N_c), with P1_c, P2_c the sums of pop and pop^2 over c and N_c its size (squares alike).
+
+        Returns (b, c) float32 slope and intercept, the (b,) float32 constants ``-scale mean /
+        sd``, the (n_movies,) intp combination of each movie and (n_movies,) float32 pop.
         """
         overlap, combo_of = self._combo_overlap(liked_genres, item_genres)  # (b, c) o_uc
         pop = self._percentiles(kind)
@@ -272,13 +324,22 @@ class PopularityModel:
         n = max(len(pop), 1)
         mean = s1 / n
         sd = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
-        inv = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)
-        ov = overlap.astype(np.float32)[:, combo_of]  # (b, n) o_u,combo(i)
-        pop32 = pop.astype(np.float32)[None, :]
-        scores = np.where(ov > 0, ov * pop32, pop32 - np.float32(1.0))
-        # z = s / sd - mean / sd
-        scores *= inv.astype(np.float32)[:, None]
-        return scores, (-mean * inv).astype(np.float32)
+        inv = np.where(sd > 1e-12, 1.0 / np.where(sd > 1e-12, sd, 1.0), 0.0)[:, None] * scale  # (b, 1)
+        # z = s / sd - mean / sd, s = pop slope + intercept per combination
+        slope = (np.where(on, overlap, 1.0) * inv).astype(np.float32)
+        intercept = (np.where(on, 0.0, -1.0) * inv).astype(np.float32)
+        return (slope, intercept, (-mean * inv[:, 0]).astype(np.float32), combo_of.astype(np.intp, copy=False),
+                self._percentiles32(kind))
+
+    def _percentiles32(self, kind: PopularityKind) -> npt.NDArray[np.float32]:
+        """``_percentiles`` as float32, converted once per percentile array."""
+        pop = self._percentiles(kind)
+        hit = self.__dict__.get("_percentile32_cache")
+        if hit is None or hit[0] is not pop:
+            hit = (pop, pop.astype(np.float32))
+            hit[1].flags.writeable = False
+            self.__dict__["_percentile32_cache"] = hit
+        return hit[1]
 
     def _combo_overlap(self, liked_genres: npt.NDArray[np.floating], item_genres: npt.NDArray[np.floating]
                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:

@@ -309,3 +309,36 @@ def test_a_lone_user_ranks_as_in_a_batch_with_repeats_beyond_the_window(make, ar
         assert_same_ranking(alone.movie_ids, alone.scores, got.movie_ids, got.scores, context=context)
         one = rec.vectors([view])[0]
         np.testing.assert_allclose(one, vec, rtol=0, atol=2e-5 * float(np.abs(vec).max()), err_msg=context)
+
+
+def test_a_blending_users_scores_are_the_share_weighted_z_scores(make, art) -> None:
+    """A new user's list score is a z(model + overlay) + (1 - a) z(cold start), here rebuilt from
+    the definitions by passes over the catalogue, for a user with liked swipes (genre cold start)
+    and one with only disliked swipes (plain popularity), blended beside a known user."""
+    from online.overlay import standardise
+
+    rec = make(strategy="recency_neighbours")
+    animation = _animation(art, 4)
+    liked, disliked = rec.new_state(77_200_001), rec.new_state(77_200_002)
+    for i, m in enumerate(animation[:3]):
+        liked = rec.apply(liked, m, 2, 1.6e9 + i)
+        disliked = rec.apply(disliked, m, -2, 1.6e9 + i)
+    states = [rec.apply(rec.state(1), animation[3], 2, 1.6e9), liked, disliked]
+    views = [rec.view(s) for s in states]
+    got = rec.blended_scores(views).astype(np.float64)
+    y = rec.item_factors.astype(np.float64)
+    for row, (view, vec) in enumerate(zip(views, rec.vectors(views))):
+        model = standardise((y @ vec.astype(np.float64))[None, :]).astype(np.float64)[0]
+        extra = rec.rule.overlay([view])
+        if extra is not None:
+            model += extra.toarray()[0]
+        a = rec.rule.model_share(view)
+        m, p = view.swipes
+        if p.size and (p > 0).any():
+            cold = rec.popularity.genre_popular_scores(rec.item_genres[m[p > 0]].sum(axis=0), rec.item_genres,
+                                                       rec.cold_start_kind)
+        else:
+            cold = rec.popularity_scores
+        expected = a * model + (1 - a) * standardise(cold[None, :])[0]
+        assert (a < 1) == (row > 0), (row, a)
+        np.testing.assert_allclose(got[row], expected, rtol=0, atol=2e-4, err_msg=f"row {row}")

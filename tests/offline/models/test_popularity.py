@@ -255,3 +255,24 @@ def test_matrix_and_frame_fits_agree_at_the_like_edge() -> None:
     assert np.array_equal(a.count, b.count) and np.array_equal(a.positive_count, b.positive_count)
     assert np.array_equal(a.mean_rating, b.mean_rating, equal_nan=True) and a.global_mean == b.global_mean
     assert a.positive_count.sum() == int((csr.data >= 3.5).sum())
+
+
+@pytest.mark.parametrize("kind", ["count", "bayes"])
+def test_blend_genre_popular_z_blends_named_rows_in_place(kind):
+    from online.overlay import standardise
+
+    model, genres, weights = _random_cold_start(3)
+    expected = standardise(model.genre_popular_scores_many(weights, genres, kind))  # (b, n) by passes
+    rng = np.random.default_rng(4)
+    into = rng.standard_normal((len(weights) + 3, len(genres))).astype(np.float32)
+    before = into.copy()
+    rows = rng.permutation(len(into))[: len(weights)].tolist()
+    keep = rng.random(len(weights))
+    keep[0], keep[1] = 0.0, 1.0  # all cold start, none of it
+    constants = model.blend_genre_popular_z(weights, genres, into, rows, keep, kind)
+    assert constants.shape == (len(weights),) and constants.dtype == np.float32
+    for j, i in enumerate(rows):
+        np.testing.assert_allclose(into[i] + constants[j], keep[j] * before[i] + (1 - keep[j]) * expected[j],
+                                   rtol=0, atol=1e-5, err_msg=f"row {i}")
+    untouched = sorted(set(range(len(into))) - set(rows))
+    assert np.array_equal(into[untouched], before[untouched])
