@@ -134,13 +134,15 @@ def seed_weights_many(recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], dec
     age = np.repeat(np.cumsum(lengths) - 1, lengths) - np.arange(len(movie))  # later interactions, liked or not
     liked = pref > 0
     user, movie, age = user[liked], movie[liked], age[liked]
-    # each (user, movie) once, at its newest like: sorted by user, movie, age, the first of a run
-    order = np.lexsort((age, movie, user))
+    # each (user, movie) once, at its newest like: sorted by user, movie, age (one int64 key: a
+    # third of lexsort's time), the first of a run
+    span, n_movies = int(lengths.max()), int(movie.max(initial=0)) + 1
+    order = np.argsort((user * n_movies + movie) * span + age, kind="stable")
     user, movie, age = user[order], movie[order], age[order]
     first = np.r_[True, (user[1:] != user[:-1]) | (movie[1:] != movie[:-1])][:len(user)]
     user, movie, age = user[first], movie[first], age[first]
     # per user, newest first, at most max_seeds
-    order = np.lexsort((age, user))
+    order = np.argsort(user * span + age, kind="stable")
     user, movie, age = user[order], movie[order], age[order]
     counts = np.bincount(user, minlength=len(recent))
     rank = np.arange(len(user)) - np.repeat(np.cumsum(counts) - counts, counts)

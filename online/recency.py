@@ -224,23 +224,21 @@ class RecencyFoldIn:
                 out[row] = self.solve(x0, m, p)
             return out
         idx, pref, valid = self._padded(recent)  # (b, w), right-aligned: column w-1 is the newest
-        # a movie seen twice counts once, with its newest entry: drop an entry whose movie comes again later
-        later = (idx[:, :, None] == idx[:, None, :]) & valid[:, None, :] & np.triu(np.ones((w, w), bool), 1)
-        keep = valid & ~later.any(axis=2)
+        keep = self._newest_of_each(idx, valid)
         conf = (1.0 + self.alpha * np.abs(pref, dtype=np.float64)) * self._boosts[None, :]  # (b, w) c_s
         extra = np.where(keep, conf - 1.0, 0.0)  # (b, w) c_s - 1
         liked = np.where(keep & (pref > 0), conf, 0.0)  # (b, w) c_s p_s
         g_inv, y0, z0, _ = self._inverse
         active = extra > 0  # entries that change the matrix (c_s = 1 only adds to r)
         rows = np.where(active, idx, len(self.item_factors))  # inactive entries read the zero row
-        ys = y0[rows]  # (b, w, k) float32 rows of Y
+        ys = y0.take(rows, 0)  # (b, w, k) float32 rows of Y (take: a third less than fancy indexing)
         ys_liked = ys if not (liked > 0)[~active].any() else y0[np.where(keep, idx, len(self.item_factors))]
         r = np.matmul(liked.astype(np.float32)[:, None, :], ys_liked)[:, 0].astype(np.float64)  # (b, k) Ys^T C_s p_s
         known = [row for row, x0 in enumerate(offline) if x0 is not None]
         if known:
             r[known] += self.regularization * self.anchor * np.stack([offline[row] for row in known]).astype(np.float64)
         g = r @ g_inv  # (b, k) G^-1 r
-        zs = z0[rows]  # (b, w, k) rows of Y G^-1
+        zs = z0.take(rows, 0)  # (b, w, k) rows of Y G^-1
         small = np.matmul(ys, zs.transpose(0, 2, 1)).astype(np.float64)  # (b, w, w) Ys G^-1 Ys^T
         diag = np.arange(w)
         small[:, diag, diag] += np.where(active, 1.0 / np.where(active, extra, 1.0), 1.0)  # + D^-1
@@ -250,24 +248,39 @@ class RecencyFoldIn:
             _, v[row], info = lapack.dposv(small[row], v[row], lower=1, overwrite_a=1, overwrite_b=0)
             if info != 0:
                 raise LinAlgError(f"posv failed (info={info})")
-        # x = G^-1 r - Zs^T t
-        return (g - np.matmul(v[:, None, :], zs)[:, 0]).astype(np.float32)
+        # x = G^-1 r - Zs^T t   (t in float32 like Zs, as in ``solve``: a float64 t made numpy
+        # cast all of Zs and leave BLAS, 7x the time)
+        return (g - np.matmul(v.astype(np.float32)[:, None, :], zs)[:, 0]).astype(np.float32)
+
+    @staticmethod
+    def _newest_of_each(idx: npt.NDArray[np.int64], valid: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """(b, w) the valid entries whose movie does not come again later in their row (a movie
+        seen twice counts once, with its newest entry): a stable sort of each row by movie puts
+        repeats side by side, oldest first, and only the last of each run is kept."""
+        b, w = idx.shape
+        key = np.where(valid, idx, -1 - np.arange(w))  # padding: distinct, never a movie
+        order = np.argsort(key, axis=1, kind="stable")
+        ranked = np.take_along_axis(key, order, axis=1)
+        last = np.ones((b, w), bool)
+        last[:, :-1] = ranked[:, 1:] != ranked[:, :-1]
+        keep = np.empty((b, w), bool)
+        np.put_along_axis(keep, order, last, axis=1)
+        return keep & valid
 
     def _padded(self, recent: Sequence[Interactions]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8],
                                                                npt.NDArray[np.bool_]]:
         """(b, window) movie indices, preferences and a validity mask of each user's newest
         ``window`` interactions, right-aligned (padding on the left); raises on bad input."""
         b, w = len(recent), self.window
-        tails = [(np.asarray(m).ravel()[-w:], np.asarray(p).ravel()[-w:]) for m, p in recent]
-        lengths = np.array([len(m) for m, _ in tails], dtype=np.int64)
-        if any(len(m) != len(p) for m, p in tails) or any(np.size(m) != np.size(p) for m, p in recent):
+        if [len(m) for m, _ in recent] != [len(p) for _, p in recent]:
             raise ValueError("movie_indices and preferences differ in length")
+        lengths = np.array([min(len(m), w) for m, _ in recent], dtype=np.int64)
         valid = np.arange(w)[None, :] >= (w - lengths)[:, None]  # (b, w) right-aligned
         idx = np.zeros((b, w), np.int64)
         pref = np.zeros((b, w), np.int8)
-        if lengths.sum():
-            idx[valid] = np.concatenate([m for m, _ in tails]).astype(np.int64, copy=False)
-            pref[valid] = np.concatenate([p for _, p in tails]).astype(np.int8, copy=False)
+        if lengths.sum():  # the tails in row order are the valid entries in row-major order
+            idx[valid] = np.concatenate([m[-w:] for m, _ in recent]).astype(np.int64, copy=False)
+            pref[valid] = np.concatenate([p[-w:] for _, p in recent]).astype(np.int8, copy=False)
         if not all_valid(pref[valid]):
             raise ValueError("preferences must be in {-2, -1, 1, 2}")
         if valid.any() and (idx[valid].min() < 0 or idx[valid].max() >= len(self.item_factors)):
