@@ -19,7 +19,7 @@ from faust.exceptions import PartitionsMismatch
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from threadpoolctl import threadpool_limits
 
-from stream_app import metrics, stale_state
+from stream_app import gc_pauses, metrics, stale_state
 from stream_app.logging_setup import log_handlers
 from stream_app.preflight import EXIT_CONFIG, TopicLayoutError, check_topic_layout
 from stream_app.readiness import READY_MARK, WorkerHealth
@@ -91,6 +91,7 @@ def _before_joining(sender: faust.App, **_: object) -> None:
     (stream_app/stale_state.py)."""
     global swipes_partitions
     sys.setswitchinterval(settings.gil_switch_interval)  # GIL hand-overs to the consumer and delivery threads
+    gc_pauses.observe()
     try:
         layout = check_topic_layout(kafka, settings.topic_partitions(),
                                     changelog=user_states.changelog_topic_name, source=settings.swipes_topic,
@@ -132,6 +133,8 @@ async def start_models() -> None:
         return
     models_loaded()
     await app.tables.recovery.completed.wait()
+    if settings.gc_freeze:  # start-up's objects and the model, for good: full collections skip them
+        gc_pauses.freeze()
     log.info("%s: serving %s (%s), models.v1 watched", READY_MARK, model.get().model_version, settings.strategy)
 
 
@@ -170,6 +173,8 @@ async def watch_models() -> None:
             log.exception("cannot load announced model %s; keeping the current one", said)
             continue
         (model.set if ann.alias == "champion" else model.set_challenger)(new)
+        if settings.gc_freeze:  # the old model's cycles reclaimed, the new one frozen
+            gc_pauses.freeze()
         log.info("now serving %s", said if new is not None else "no challenger")
         if ann.alias == "champion" and not model_ready.is_set():
             models_loaded()  # the first load failed; this one serves

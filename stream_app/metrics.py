@@ -22,3 +22,9 @@ MODEL_INFO = Info("movierec_model", "The served model version and update strateg
 FETCH_MAX_WAIT = Gauge("movierec_fetch_max_wait_seconds",
                        "Longest the broker may hold the worker's fetch (read back from the consumer; "
                        "stream_app/fetch_wait.py)", registry=REGISTRY)
+GC_PAUSE = Histogram("movierec_gc_pause_seconds", "Seconds each garbage collection held the worker, by generation",
+                     ["generation"], buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
+                     registry=REGISTRY)
+GC_FROZEN = Gauge("movierec_gc_frozen_objects",
+                  "Objects moved to the permanent generation after start-up and model loads (gc.freeze; "
+                  "stream_app/gc_pauses.py); 0: not frozen", registry=REGISTRY)

@@ -101,6 +101,10 @@ class StreamSettings(BaseSettings, OnlineSettings):
     Python's default 0.005). The worker's event loop shares it with faust's consumer thread
     and the output's delivery-report thread; 1 ms measured better throughput and p99 at
     1,000 swipes/s than 5 ms (BENCHMARKS.md section 4, issue 11 fourth session)."""
+    gc_freeze: bool = True
+    """Freeze the heap after start-up and each model load (``gc.freeze``: full collections skip
+    what the worker holds for good). Without it each full collection held the worker 19-82 ms
+    at 1,000 swipes/s (BENCHMARKS.md section 4, issue 11 fifth session); ``stream_app/gc_pauses.py``."""
     output_client: Literal["librdkafka", "faust"] = "librdkafka"
     """Client that sends the agent's output (lists, state changelog, dead letters): librdkafka
     (confluent-kafka; sends and delivery reports off the event loop, measured faster in

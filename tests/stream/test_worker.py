@@ -96,6 +96,10 @@ def test_swipes_in_lists_out_and_seen_never_return(kafka_bootstrap, worker_facto
     assert "movierec_update_seconds_count" in text and "movierec_publish_seconds_count" in text
     # faust's consumer fetches with the capped wait, not its fixed 1.5 s (stream_app/fetch_wait.py)
     assert "movierec_fetch_max_wait_seconds 0.1" in text
+    # the heap is frozen once ready (stream_app/gc_pauses.py) and collections are timed
+    frozen = [line for line in text.splitlines() if line.startswith("movierec_gc_frozen_objects ")]
+    assert frozen and float(frozen[0].split()[1]) > 10_000, frozen
+    assert 'movierec_gc_pause_seconds_count{generation="0"}' in text
 
 
 def test_liking_a_movie_moves_its_neighbours_up(kafka_bootstrap, worker_factory, recommender) -> None:
