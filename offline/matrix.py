@@ -30,6 +30,12 @@ class IdMap:
         idx = np.minimum(np.searchsorted(self.ids, v), len(self.ids) - 1)
         return np.where(self.ids[idx] == v, idx, -1).astype(np.int64)
 
+    def indices(self, values: list[int]) -> list[int]:
+        """Indices of a few ids given as a list; -1 where an id is unknown (a dict look-up each:
+        for a few dozen ids cheaper than ``index_of``'s numpy calls)."""
+        get = self._positions.get
+        return [get(v, -1) for v in values]
+
     def get(self, value: int) -> int | None:
         """Index of one id, or None."""
         return self._positions.get(int(value))

@@ -39,6 +39,7 @@ SimilarMethod = Literal["als", "cosine", "jaccard"]
 HISTORY_PARTS: dict[str, tuple[str, ...]] = {"train": ("train",), "train+val": ("train", "val"),
                                              "all": ("train", "val", "test")}
 _BLOCK = 256  # users scored and selected at once (a block of scores stays in cache)
+_FEW_SWIPES = 64  # up to this many swipes, their indices are looked up one by one in a dict
 
 
 class UnknownMovieError(KeyError):
@@ -151,6 +152,10 @@ class Recommender:
 
     def _swipes(self, state: UserState) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
         """The state's swipes as (indices, preferences) in this catalogue (unknown ids dropped)."""
+        if len(state.movies) <= _FEW_SWIPES:  # the usual case: every id known, found by dict look-ups
+            found = self.movies.indices(state.movies.tolist())
+            if -1 not in found:
+                return np.array(found, dtype=np.int64), state.preferences
         idx = self.movies.index_of(state.movies)
         keep = idx >= 0
         return idx[keep], state.preferences[keep]

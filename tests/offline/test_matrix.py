@@ -9,6 +9,7 @@ def test_id_map_round_trip_and_unknown() -> None:
     assert m.index_of([20, 99, 10, 5]).tolist() == [1, -1, 0, -1]
     assert m.get(30) == 2 and m.get(31) is None
     assert IdMap.from_values([]).index_of([1]).tolist() == [-1]
+    assert m.indices([20, 99, 10, 5]) == [1, -1, 0, -1] and m.indices([]) == []
 
 
 def test_interaction_matrix() -> None:

@@ -342,3 +342,21 @@ def test_a_blending_users_scores_are_the_share_weighted_z_scores(make, art) -> N
         expected = a * model + (1 - a) * standardise(cold[None, :])[0]
         assert (a < 1) == (row > 0), (row, a)
         np.testing.assert_allclose(got[row], expected, rtol=0, atol=2e-4, err_msg=f"row {row}")
+
+
+@pytest.mark.parametrize("n_swipes", [5, 100])  # the dict look-ups, and the vectorised path
+def test_swipes_on_movies_outside_the_catalogue_are_dropped(make, art, n_swipes: int) -> None:
+    from online.state import UserState
+
+    rec = make(strategy="recency_neighbours")
+    known = rec.movies.ids[:n_swipes]
+    movies = np.insert(known, [1, len(known) - 1], [999_999_991, 999_999_992])  # ids of another catalogue
+    prefs = np.resize(np.array([2, -1, 1], np.int8), len(movies))
+    state = UserState(user_id=1, movies=movies.astype(np.int64), preferences=prefs)
+    idx, p = rec._swipes(state)
+    kept = ~np.isin(movies, [999_999_991, 999_999_992])
+    assert idx.tolist() == list(range(n_swipes)) and p.tolist() == prefs[kept].tolist()
+    assert idx.dtype == np.int64 and p.dtype == np.int8
+    clean = UserState(user_id=1, movies=known.astype(np.int64), preferences=prefs[kept])
+    idx, p = rec._swipes(clean)
+    assert idx.tolist() == list(range(n_swipes)) and p.tolist() == prefs[kept].tolist()
