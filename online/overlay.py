@@ -61,17 +61,19 @@ class ItemMoments:
 
     def scaled_scores(self, users: npt.ArrayLike,
                       item_factors: npt.NDArray[np.float32]) -> tuple[FloatArray, FloatArray]:
-        """The z-scores z = (Y u - mean.u) / sqrt(u^T cov u) of ``users`` (b, k) against the
+        """The z-scores z = (Y u - mean.u) / sqrt(u^T cov u) of ``users`` (b, k) (or one user's
+        (k,) float32 vector) against the
         item factors, one matrix product for the batch, as (b, n_movies) float32 ``Y u / sd``
         and the (b,) float32 constant ``-mean.u / sd`` to add row by row. A ranking needs only
         the first: the constant is added to the few scores kept, not to every movie."""
-        u = np.atleast_2d(np.asarray(users, dtype=np.float64))
-        if len(u) == 1:  # one user: mean and sd as Python floats (a third of the numpy calls)
-            joint = u[0] @ self._joint  # (k + 1,) cov u, mean.u
-            var, mean = float(joint[:-1] @ u[0]), float(joint[-1])
+        if isinstance(users, np.ndarray) and users.ndim == 1 and users.dtype == np.float32:
+            # one user's (k,) vector: mean and sd as Python floats (a third of the numpy calls)
+            u64 = users.astype(np.float64)
+            joint = u64 @ self._joint  # (k + 1,) cov u, mean.u
+            var, mean = float(joint[:-1] @ u64), float(joint[-1])
             inv = 1.0 / math.sqrt(var) if var > 0 else 0.0
-            return (dot_scores((u * inv).astype(np.float32), item_factors),
-                    np.array([-mean * inv], dtype=np.float32))
+            return dot_scores((users * np.float32(inv))[None, :], item_factors), np.array([-mean * inv], np.float32)
+        u = np.atleast_2d(np.asarray(users, dtype=np.float64))
         mu = u @ self.mean  # (b,) mean over the catalogue of u . y
         sd = np.sqrt(np.maximum(((u @ self.cov) * u).sum(axis=1), 0.0))  # (b,) its standard deviation
         inv = np.where(sd > 0, 1.0 / np.where(sd > 0, sd, 1.0), 0.0)

@@ -172,12 +172,13 @@ class RecencyFoldIn:
 
             x = h + Zs^T (D^-1 + Ys Zs^T)^-1 (D^-1 l - Ys h)
         """
-        _, _, z0, anchored_inv = self._inverse
-        idx = np.array(movies, dtype=np.intp)
-        ys, zs = self.item_factors.take(idx, 0), z0.take(idx, 0)  # (n, k) float32 rows of Y and Z
+        yz0, anchored_inv = self._joined
+        k = self.item_factors.shape[1]
+        yz = yz0.take(np.array(movies, dtype=np.intp), 0)  # (n, 2k) float32 rows of [Y | Z], one gather
+        ys, zs = yz[:, :k], yz[:, k:]
         d_inv, rhs = rows
         small = (ys @ zs.T).astype(np.float64)  # (n, n) Ys G^-1 Ys^T, symmetric
-        small.reshape(-1)[:: len(movies) + 1] += d_inv  # + D^-1
+        small.flat[:: len(movies) + 1] += d_inv  # + D^-1
         if offline is not None:
             h = np.asarray(offline, dtype=np.float32) @ anchored_inv  # (k,) float32
             rhs -= ys @ h
@@ -187,9 +188,18 @@ class RecencyFoldIn:
         if info != 0:
             raise LinAlgError(f"posv failed (info={info})")
         x = s.astype(np.float32) @ zs  # x = h + Zs^T s
-        if offline is not None:
-            x += h
-        return x
+        return x if offline is None else x + h
+
+    @property
+    def _joined(self) -> tuple[FloatArray, FloatArray]:
+        """(n_movies, 2k) float32 ``[Y | Z]`` (one gather gives a window's rows of both) and
+        (k, k) float32 lambda anchor G^-1, once (the one-user solve's tables)."""
+        cached = self.__dict__.get("_joined_cache")
+        if cached is None:
+            _, y0, z0, anchored_inv = self._inverse
+            cached = (np.hstack((y0[:-1], z0[:-1])), anchored_inv)
+            object.__setattr__(self, "_joined_cache", cached)
+        return cached
 
     @property
     def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray, FloatArray, FloatArray]:

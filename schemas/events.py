@@ -18,6 +18,7 @@ fails when the two drift apart.
 from __future__ import annotations
 
 import base64
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -195,9 +196,11 @@ class RankedList:
 
     def _plainly_valid(self) -> bool:
         """What ``RecommendationList`` validates, for the plain types the worker passes."""
+        ids, scores = self.movie_ids, self.scores
         ints = (type(self.user_id) is int and 0 <= self.user_id <= MAX_ID
-                and all(type(m) is int and 1 <= m <= MAX_ID for m in self.movie_ids))
-        return (ints and all(type(s) is float and s - s == 0.0 for s in self.scores)  # finite
+                and (not ids or (set(map(type, ids)) == {int} and 1 <= min(ids) and max(ids) <= MAX_ID)))
+        # finite floats, checked by map (no Python-level loop per item)
+        return (ints and (not scores or (set(map(type, scores)) == {float} and all(map(math.isfinite, scores))))
                 and type(self.model_version) is str and len(self.model_version) > 0
                 and self.strategy in _STRATEGIES and (self.variant is None or type(self.variant) is str)
                 and (self.cause_event_id is None or type(self.cause_event_id) is UUID))

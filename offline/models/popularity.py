@@ -315,8 +315,7 @@ class PopularityModel:
         overlap, combo_of = self._combo_overlap(liked_genres, item_genres)  # (b, c) o_uc
         pop = self._percentiles(kind)
         n_combos = overlap.shape[1]
-        n_c = np.bincount(combo_of, minlength=n_combos).astype(np.float64)  # (c,)
-        p1, p2 = np.bincount(combo_of, pop, n_combos), np.bincount(combo_of, pop * pop, n_combos)
+        n_c, p1, p2 = self._combo_sums(combo_of, pop, n_combos)
         on = overlap > 0
         # sum_i s_i and sum_i s_i^2 of each user, per combination then summed
         s1 = np.where(on, overlap * p1, p1 - n_c).sum(axis=1)
@@ -330,6 +329,19 @@ class PopularityModel:
         intercept = (np.where(on, 0.0, -1.0) * inv).astype(np.float32)
         return (slope, intercept, (-mean * inv[:, 0]).astype(np.float32), combo_of.astype(np.intp, copy=False),
                 self._percentiles32(kind))
+
+    def _combo_sums(self, combo_of: npt.NDArray[np.int64], pop: npt.NDArray[np.float64], n_combos: int
+                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(c,) float64 N_c, P1_c, P2_c: size and sums of pop and pop^2 per genre combination, kept
+        for the last (combinations, percentiles) arrays (three passes over the catalogue each
+        batch otherwise)."""
+        hit = self.__dict__.get("_combo_sums_cache")
+        if hit is None or hit[0] is not combo_of or hit[1] is not pop:
+            sums = (np.bincount(combo_of, minlength=n_combos).astype(np.float64),
+                    np.bincount(combo_of, pop, n_combos), np.bincount(combo_of, pop * pop, n_combos))
+            hit = (combo_of, pop, sums)
+            self.__dict__["_combo_sums_cache"] = hit
+        return hit[2]
 
     def _percentiles32(self, kind: PopularityKind) -> npt.NDArray[np.float32]:
         """``_percentiles`` as float32, converted once per percentile array."""

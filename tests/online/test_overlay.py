@@ -144,8 +144,8 @@ def test_one_user_scaled_scores_equal_the_batched_ones() -> None:
     users = rng.normal(size=(3, 8)).astype(np.float32)
     users[2] = 0.0  # sd 0: scaled to zeros, constant 0
     scaled, offset = moments.scaled_scores(users, y)  # the batched path
-    for i, u in enumerate(users):
-        one, one_offset = moments.scaled_scores(u[None, :], y)
+    for i, u in [(i, u) for i, row in enumerate(users) for u in (row, row[None, :])]:  # (k,): the one-user path
+        one, one_offset = moments.scaled_scores(u, y)
         assert one.shape == (1, 200) and one.dtype == np.float32 and one_offset.dtype == np.float32
         np.testing.assert_allclose(one[0], scaled[i], rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(one_offset, offset[i:i + 1], rtol=1e-5, atol=1e-6)
