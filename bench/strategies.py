@@ -9,9 +9,11 @@ time / 64). Every user has made 20 swipes before. CPU time (``time.process_time`
 shared machine wall time also counts the waits for a core), best of 3 repeats, in --rounds
 rounds that time every strategy once each, side by side: a slow spell of the machine hits
 all strategies of its round, and a strategy's extra over static is the median over rounds
-of its difference to static in the same round. BLAS on --blas-threads (the worker pins it to 1).
+of its difference to static in the same round. With --pairs N the default strategy is also
+timed against static in N alternating pairs per batch size (1, --sizes, --batch), the extra
+being the median of the per-pair differences. BLAS on --blas-threads (the worker pins it to 1).
 
-    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
+    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from offline.models.popularity import PopularityModel  # noqa: E402
 from offline.recent import RecentHistory  # noqa: E402
 from offline.recommender import Recommender  # noqa: E402
 from online.rules import STRATEGIES  # noqa: E402
+from online.settings import DEFAULT_STRATEGY  # noqa: E402
 from online.settings import OnlineSettings  # noqa: E402
 
 N_MOVIES, K, N_USERS, N_GENRES, NEIGHBOURS, HISTORY, SWIPES = 27_278, 64, 5_000, 20, 100, 100, 20
@@ -77,13 +80,43 @@ def recommender(parts: dict[str, object], strategy: str) -> Recommender:
                        model_version="bench", neighbours=parts["neighbours"], recent=parts["recent"])  # type: ignore[arg-type]
 
 
+def paired_extra(cases: dict[str, tuple[Callable[..., None], ...]], strategy: str, sizes: list[int],
+                 pairs: int) -> dict[int, dict[str, float]]:
+    """Per batch size, ``strategy``'s extra CPU time per event over static as the median of
+    ``pairs`` differences, each pair one static batch then one ``strategy`` batch back to back
+    (a noisy spell of the machine hits both halves of a pair; rounds of autorange loops apart
+    do not cancel it as well). Also the medians of either side, per event."""
+    out = {}
+    static, default = cases["static"][3], cases[strategy][3]
+    for size in sizes:
+        for _ in range(max(pairs // 10, 20)):  # warm both
+            static(size)
+            default(size)
+        s_t, d_t = [], []
+        for _ in range(pairs):
+            c0 = time.process_time()
+            static(size)
+            c1 = time.process_time()
+            default(size)
+            c2 = time.process_time()
+            s_t.append(c1 - c0)
+            d_t.append(c2 - c1)
+        s, d = np.array(s_t) * 1e6 / size, np.array(d_t) * 1e6 / size
+        out[size] = {"static_us": float(np.median(s)), "default_us": float(np.median(d)),
+                     "extra_us": float(np.median(d - s))}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=7, help="rounds of every strategy side by side")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of every strategy side by side (0: none)")
     parser.add_argument("--sizes", default="2,4,16", help="further batch sizes, comma-separated (per-event cost)")
+    parser.add_argument("--pairs", type=int, default=0,
+                        help="also time the default strategy against static in this many alternating pairs per "
+                             "batch size (1, --sizes, --batch): the median of the per-pair differences")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
@@ -118,6 +151,7 @@ def main() -> None:
                 rec.recommend_states([rec.apply(s, m, 2, 1.8e9) for s, m in zip(states[:size], last[:size])], 20)
 
             cases[strategy] = (apply_only, one, batch, first)
+        paired = paired_extra(cases, DEFAULT_STRATEGY, [1, *sizes, args.batch], args.pairs) if args.pairs else {}
         # rounds: every strategy timed once per round, side by side, so that a slow spell of the
         # machine hits all of them; the extra over static is the median of the per-round differences
         per_round: dict[str, list[tuple[float, ...]]] = {name: [] for name in cases}
@@ -129,7 +163,7 @@ def main() -> None:
     rows = []
     static = per_round["static"]
     base = np.array(static)  # (rounds, columns)
-    for name, times in per_round.items():
+    for name, times in per_round.items() if args.rounds else ():  # --rounds 0: the pairs alone
         t = np.array(times)
         over = np.median(t - base, axis=0)  # per-round differences to static, their median
         rows.append({"strategy": name, "apply_us": float(np.median(t[:, 0])),
@@ -150,10 +184,17 @@ def main() -> None:
         for r in rows:
             print(f"{r['strategy']:<20}" + "".join(
                 f"{r['by_size'][str(k)]['event_us']:12.1f}{r['by_size'][str(k)]['over_static_us']:+10.1f}" for k in sizes))
+    if paired:
+        print(f"\n{DEFAULT_STRATEGY} (the default) against static, {args.pairs} alternating pairs per size: "
+              "median per-event CPU us")
+        print(f"{'batch':>6}{'static':>10}{'default':>10}{'extra':>10}")
+        for size, r in paired.items():
+            print(f"{size:>6}{r['static_us']:10.1f}{r['default_us']:10.1f}{r['extra_us']:+10.1f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "batch": args.batch, "seed": args.seed, "rounds": args.rounds,
-                                         "per_round": per_round}, indent=2))
+                                         "per_round": per_round, "pairs": args.pairs,
+                                         "paired": {str(k): v for k, v in paired.items()}}, indent=2))
 
 
 if __name__ == "__main__":
