@@ -2,8 +2,8 @@
 
 A full (generation 2) collection walks every container object the process holds: faust's
 machinery, the served models' id maps and caches, the web app. In the worker at 1,000
-swipes/s each took 19-82 ms (BENCHMARKS.md section 4, issue 11 fifth session), a stall of
-every swipe in flight, and the largest part of the p99. None of those objects ever becomes
+swipes/s each took 16-111 ms (BENCHMARKS.md section 4, issue 11 fifth session), a stall of
+every swipe in flight (0.3-5 ms once frozen). None of those objects ever becomes
 garbage while it serves, so ``freeze`` moves all of them into the permanent generation
 (``gc.freeze``), which collections skip: a full collection then walks only what the stream
 made since. It runs after start-up and after each model load; it first unfreezes and

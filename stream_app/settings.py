@@ -103,7 +103,7 @@ class StreamSettings(BaseSettings, OnlineSettings):
     1,000 swipes/s than 5 ms (BENCHMARKS.md section 4, issue 11 fourth session)."""
     gc_freeze: bool = True
     """Freeze the heap after start-up and each model load (``gc.freeze``: full collections skip
-    what the worker holds for good). Without it each full collection held the worker 19-82 ms
+    what the worker holds for good). Without it each full collection held the worker 16-111 ms
     at 1,000 swipes/s (BENCHMARKS.md section 4, issue 11 fifth session); ``stream_app/gc_pauses.py``."""
     output_client: Literal["librdkafka", "faust"] = "librdkafka"
     """Client that sends the agent's output (lists, state changelog, dead letters): librdkafka
