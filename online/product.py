@@ -1,28 +1,48 @@
 """The one matrix product every list is ranked from: scores of a batch of users over the
 catalogue (pure numpy).
 
-``U @ Y^T`` with few rows is slow in OpenBLAS's sgemm: it packs all of Y (7 MB at 27k
-movies x 64 factors) for a handful of rows. Measured (``bench/product.py``, one BLAS thread,
-µs per user; AMD EPYC, OpenBLAS; BENCHMARKS.md section 4): 1 row 289 (numpy uses gemv),
-2 rows 704, 4 rows 299, 16 rows 90, 64 rows 43. The tall product ``Y @ U^T`` and a
-transposing copy cost 326, 156, 80 and 201 at 2, 4, 16 and 64 rows: better from 2 to
-``TALL_MAX_ROWS`` rows, worse above.
-The two orders round differently in the last bits: compare their lists tie-aware.
+``U @ Y^T`` reads Y (n_movies, k) through its transpose, and OpenBLAS's sgemm then packs all
+of Y (7 MB at 27k movies x 64 factors) on every call, which costs most with few rows. A
+C-contiguous copy of ``Y^T`` (k, n_movies), made once per item-factor array, is faster at
+every batch size from 2 rows (``bench/product.py``, one BLAS thread, µs per user, AMD EPYC,
+OpenBLAS; BENCHMARKS.md section 4, issue 11 fifth session): 2 rows 244 against 269 for the
+previous choice of order, 8 rows 73 against 93, 16 rows 48 against 79, 32 rows 41 against
+61, 128 rows 32 against 38; one row is a matrix-vector product either way (~265).
+The orders round differently in the last bits: compare their lists tie-aware.
 """
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
-TALL_MAX_ROWS = 16
-"""Largest batch scored as ``(Y @ U^T)^T`` (``bench/product.py``: the crossover lies at 16-20)."""
+KEPT_TRANSPOSES = 4
+"""Item-factor arrays whose transposed copy is kept (a champion and a challenger, and the
+models they replace, without a copy per call)."""
+_transposes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_lock = threading.Lock()
+
+
+def transposed(item_factors: np.ndarray) -> np.ndarray:
+    """(k, n_movies) C-contiguous ``Y^T`` of (n_movies, k) Y, made once per array (the last
+    ``KEPT_TRANSPOSES`` arrays are kept, each with a reference, so that an id is never reused
+    while its copy is). Y must not change in place afterwards; no caller changes its factors."""
+    hit = _transposes.get(id(item_factors))
+    if hit is not None and hit[0] is item_factors:
+        return hit[1]
+    copy = np.ascontiguousarray(item_factors.T)
+    with _lock:
+        while len(_transposes) >= KEPT_TRANSPOSES:
+            _transposes.pop(next(iter(_transposes)))
+        _transposes[id(item_factors)] = (item_factors, copy)
+    return copy
 
 
 def dot_scores(user_vectors: npt.ArrayLike, item_factors: FloatArray) -> FloatArray:
     """(b, n_movies) C-contiguous float32 ``U @ Y^T`` for (b, k) users and (n_movies, k) Y."""
     u = np.asarray(user_vectors, dtype=np.float32)
-    if 1 < len(u) <= TALL_MAX_ROWS:
-        # (Y U^T)^T: one tall product, then a transposing copy (C order for the row-wise selection)
-        return np.ascontiguousarray((item_factors @ u.T).T)
-    return u @ item_factors.T
+    if len(u) < 2:  # a matrix-vector product (or nothing): no copy of Y needed
+        return u @ item_factors.T
+    return u @ transposed(item_factors)

@@ -1,13 +1,13 @@
-"""The scoring product: both orders give the same scores, C-contiguous, at every batch size."""
+"""The scoring product: the product's scores, C-contiguous, at every batch size; Y^T copied once."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from online.product import TALL_MAX_ROWS, dot_scores
+from online.product import KEPT_TRANSPOSES, dot_scores, transposed
 
 
-@pytest.mark.parametrize("rows", [0, 1, 2, TALL_MAX_ROWS, TALL_MAX_ROWS + 1, 40])
+@pytest.mark.parametrize("rows", [0, 1, 2, 16, 17, 40])
 def test_scores_are_the_product_in_c_order(rows: int) -> None:
     rng = np.random.default_rng(rows)
     y = rng.standard_normal((300, 8)).astype(np.float32)
@@ -15,10 +15,25 @@ def test_scores_are_the_product_in_c_order(rows: int) -> None:
     got = dot_scores(u, y)
     assert got.shape == (rows, 300) and got.dtype == np.float32
     assert got.flags.c_contiguous  # the selection and the seen mask write through its flat view
-    # float64 reference; the two BLAS orders round differently, so a tolerance, never equality
+    # float64 reference; BLAS orders round differently, so a tolerance, never equality
     np.testing.assert_allclose(got, u.astype(np.float64) @ y.astype(np.float64).T, rtol=1e-5, atol=1e-5)
 
 
 def test_a_list_of_vectors_is_accepted() -> None:
     y = np.eye(3, dtype=np.float32)
     assert dot_scores([[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]], y).tolist() == [[1.0, 2.0, 3.0], [0.0, 1.0, 0.0]]
+
+
+def test_the_transpose_is_made_once_per_array_and_never_for_a_reused_id() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.standard_normal((50, 4)).astype(np.float32)
+    first = transposed(y)
+    assert first.flags.c_contiguous and np.array_equal(first, y.T)
+    assert transposed(y) is first  # kept
+    others = [rng.standard_normal((50, 4)).astype(np.float32) for _ in range(KEPT_TRANSPOSES)]
+    for other in others:
+        assert np.array_equal(transposed(other), other.T)
+    assert transposed(y) is not first and np.array_equal(transposed(y), y.T)  # evicted, made again
+    y[0, 0] = 99.0  # a cached copy is of the array as it was: callers never change Y in place
+    fresh = np.array(y)
+    assert np.array_equal(dot_scores(np.ones((2, 4), np.float32), fresh)[:, 0], [y[0].sum()] * 2)
