@@ -86,9 +86,7 @@ class GenreColdStart:
         slope, intercept, offset, combo_of, pop = self._z_tables(liked_genres, item_genres, kind)
         scores = np.empty((len(slope), len(combo_of)), np.float32)
         for j, row in enumerate(scores):  # row by row: a 2-D fancy gather costs ~3x the takes
-            slope[j].take(combo_of, out=row)
-            row *= pop
-            row += intercept[j].take(combo_of)
+            _z_row(slope[j], intercept[j], combo_of, pop, out=row)
         return scores, offset
 
     def blend_genre_popular_z(
@@ -115,9 +113,7 @@ class GenreColdStart:
         slope, intercept, offset, combo_of, pop = self._z_tables(liked_genres, item_genres, kind,
                                                                  (1.0 - a)[:, None])
         for j, (i, share) in enumerate(zip(rows, a.astype(np.float32).tolist())):
-            cold = slope[j].take(combo_of)
-            cold *= pop
-            cold += intercept[j].take(combo_of)
+            cold = _z_row(slope[j], intercept[j], combo_of, pop)
             row = into[i]
             row *= share
             row += cold
@@ -229,6 +225,16 @@ class GenreColdStart:
             cols = np.unique(np.asarray(exclude, dtype=np.int64))
             ex = sp.csr_matrix((np.ones(len(cols), bool), cols, [0, len(cols)]), shape=score.shape)
         return _pad(top_n(score, n, ex)[0], n)[0]
+
+
+def _z_row(slope: npt.NDArray[np.float32], intercept: npt.NDArray[np.float32], combo_of: npt.NDArray[np.intp],
+           pop: npt.NDArray[np.float32], out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
+    """One user's (n_movies,) scaled cold-start scores ``pop_i slope[c(i)] + intercept[c(i)]``
+    from their (c,) per-combination tables (into ``out`` when given)."""
+    row = slope.take(combo_of, out=out)
+    row *= pop
+    row += intercept.take(combo_of)
+    return row
 
 
 def _pad(indices: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
