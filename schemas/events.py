@@ -178,13 +178,14 @@ class RankedList:
                  "generated_at", "_model")
 
     def __init__(self, user_id: int, movie_ids: Sequence[int], scores: Sequence[float], *, model_version: str,
-                 strategy: str, variant: str | None = None, cause_event_id: UUID | None = None) -> None:
+                 strategy: str, variant: str | None = None, cause_event_id: UUID | None = None,
+                 generated_at: datetime | None = None) -> None:
         if len(movie_ids) != len(scores):
             raise ValueError(f"{len(movie_ids)} movie ids but {len(scores)} scores")
         self.user_id, self.movie_ids, self.scores = user_id, list(movie_ids), list(scores)
         self.model_version, self.strategy, self.variant = model_version, strategy, variant
         self.cause_event_id = cause_event_id
-        self.generated_at = utc_now()
+        self.generated_at = generated_at or utc_now()  # a batch's lists may share one
         self._model: RecommendationList | None = None
 
     def _fields(self) -> dict[str, object]:

@@ -131,6 +131,7 @@ def process_batch(
         groups.setdefault(id(recommender), (recommender, variant, []))[2].append(uid)
     for recommender, variant, users in groups.values():
         ranked = _rank(recommender, [out.states[u] for u in users], top_n)
+        generated_at = utc_now()  # one clock read for the group's lists
         for uid, r in zip(users, ranked):
             if r is None:
                 out.unranked.append(uid)
@@ -138,7 +139,7 @@ def process_batch(
             out.lists.append(RankedList(  # bytes without a pydantic object per item
                 uid, r.movie_ids.tolist(), r.scores.tolist(), model_version=recommender.model_version,
                 strategy=list_strategy(recommender, out.states[uid], r.source), variant=variant,
-                cause_event_id=causes[uid].event_id,
+                cause_event_id=causes[uid].event_id, generated_at=generated_at,
             ))
     return out
 

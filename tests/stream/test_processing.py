@@ -98,3 +98,14 @@ def test_a_user_whose_list_cannot_be_computed_costs_only_that_list(small_artifac
     assert result.applied == 3 and set(result.states) == {1, 2, 3}  # every swipe is kept
     assert sorted(rl.user_id for rl in result.lists) == [1, 2] and result.unranked == [3]
     assert any("no list for user 3" in r.getMessage() for r in caplog.records)
+
+
+def test_a_batch_lists_share_one_generation_time_taken_after_ranking(recommender) -> None:
+    events = [swipe(u, 260, 4) for u in (1, 2, 3)]
+    before = datetime.now(timezone.utc)
+    result = process_batch(recommender, [msg(e.to_bytes(), i, str(e.user_id).encode()) for i, e in enumerate(events)],
+                           lambda uid: None, 10)
+    after = datetime.now(timezone.utc)
+    stamps = {rl.model.generated_at for rl in result.lists}
+    assert len(result.lists) == 3 and len(stamps) == 1
+    assert before <= stamps.pop() <= after
