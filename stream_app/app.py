@@ -28,6 +28,7 @@ from stream_app.worker import Worker
 from stream_app.processing import Incoming, process_batch
 from stream_app.rewind import rewind_after_recovery
 from stream_app.settings import StreamSettings
+from stream_app.state_cache import StateCache
 from stream_app.control import ModelWatcher
 from stream_app.delivery import AckAfterDelivery, ConfirmedTable, DeliveryError
 from stream_app.fetch_wait import cap_fetch_wait
@@ -83,6 +84,18 @@ user_states: ConfirmedTable = app.tables.add(ConfirmedTable(  # app.Table, with 
     app, name="user-states", key_type=bytes, value_type=bytes, partitions=settings.partitions, default=None,
     beacon=app.tables.beacon))
 """str(user_id) bytes (the message key) → UserState bytes; raw codecs; changelog-backed."""
+state_cache = StateCache(settings.state_cache_users)
+"""The states this worker last wrote, decoded, for the current assignment (state_cache.py)."""
+
+
+@app.on_partitions_revoked.connect
+async def _forget_cached_states_on_revoke(sender: faust.App, revoked: object, **_: object) -> None:
+    state_cache.clear()
+
+
+@app.on_partitions_assigned.connect
+async def _forget_cached_states_on_assign(sender: faust.App, assigned: object, **_: object) -> None:
+    state_cache.clear()
 
 
 @app.on_worker_init.connect
@@ -244,17 +257,25 @@ async def _process_swipes(stream: faust.StreamT) -> None:
             except ValueError:
                 pass
 
+        state_cache.at_generation(app.consumer_generation_id)  # a rebalance since: empty
+
         def load_in_partition(uid: int) -> UserState | None:
+            key = str(uid).encode()
+            cached = None if app.rebalancing else state_cache.get(key)
+            if cached is not None:
+                return cached
             if uid in by_user:
                 in_partition_of(by_user[uid])
-            raw = user_states.get(str(uid).encode())
+            raw = user_states.get(key)
             return UserState.from_bytes(raw) if raw else None
 
         result = process_batch(model.for_user, messages, load_in_partition, settings.top_n,
                                settings.max_clock_skew)
         for uid, state in result.states.items():
             in_partition_of(events[result.last_message[uid]])
-            user_states[str(uid).encode()] = state.to_bytes()  # + its changelog record, into ``output``
+            key = str(uid).encode()
+            user_states[key] = state.to_bytes()  # + its changelog record, into ``output``
+            state_cache.put(key, state)
         t1 = time.perf_counter()
         metrics.UPDATE_SECONDS.observe(t1 - t0)
         # queued without a round trip per message; the batch is acked in the background once

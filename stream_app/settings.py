@@ -65,6 +65,10 @@ class StreamSettings(BaseSettings, OnlineSettings):
     delivery_timeout: float = Field(60.0, gt=0)
     """Seconds to wait for the broker to acknowledge a batch's output; past it the worker
     stops (the batch is not committed, so it is processed again after a restart)."""
+    state_cache_users: int = Field(20_000, ge=0)
+    """Decoded states of this many recently written users kept beside the table, so that a
+    user's next swipe skips the RocksDB read and decoding (``stream_app/state_cache.py``;
+    emptied at every rebalance); 0: read the table every time."""
     batches_in_flight: int = Field(4, ge=1)
     """Processed batches that may await the broker's acknowledgement at once (the worker
     goes on with the next batch meanwhile)."""

@@ -122,3 +122,31 @@ async def test_an_agent_that_stops_on_an_error_makes_health_unhealthy(faust_app)
     assert faust_app.health.agent_error == "RuntimeError: boom"
     assert health_status(faust_app.health, broker_reachable=True, partitions_ready=True) == ("unhealthy", 503)
     faust_app.health.agent_error = None
+
+
+@pytest.mark.asyncio
+async def test_a_users_next_swipe_reads_the_state_the_worker_wrote_not_the_table(faust_app) -> None:
+    """stream_app/state_cache.py: the table is read once per user and assignment."""
+    faust_app.state_cache.clear()
+    now = datetime.now(timezone.utc)
+    swipes = [SwipeEvent(user_id=11, movie_id=m, preference=4, occurred_at=now) for m in (260, 1, 1196)]
+    reads: list[bytes] = []
+    real_get = faust_app.user_states.get
+
+    def get(key: bytes, default: object = None) -> object:
+        reads.append(key)
+        return real_get(key, default)
+
+    with patch.object(faust_app.recommendations_topic, "send_soon", new=sent()) as recs, \
+            patch.object(faust_app.user_states, "get", side_effect=get):
+        async with faust_app.process_swipes.test_context() as agent:
+            for i, s in enumerate(swipes):  # one batch each: the next once the list of this one is out
+                await agent.put(s.to_bytes(), key=b"11", wait=False)
+                assert await _until(lambda: recs.call_count == i + 1), "no list"
+    assert reads == [b"11"]
+    assert faust_app.state_cache.get(b"11").n_events == 3
+    lists = [RecommendationList.from_bytes(c.kwargs["value"]) for c in recs.call_args_list]
+    assert [rl.cause_event_id for rl in lists] == [s.event_id for s in swipes]
+    assert not {260, 1, 1196} & {it.movie_id for it in lists[-1].items}  # the cached swipes count as seen
+    faust_app.state_cache.at_generation(object())  # a rebalance: the table is read again
+    assert faust_app.state_cache.get(b"11") is None
