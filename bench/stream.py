@@ -317,6 +317,7 @@ def main() -> None:
         lat = np.array([d for _, d in timed]) * 1000
         # p50 per second of sending: a backlog that builds shows as a rising line
         start = min(sent.values())
+        p99 = float(np.percentile(lat, 99))
         per_second = [[d * 1000 for t, d in timed if s <= t - start < s + 1] for s in range(int(args.seconds))]
         result["latency_ms"] = {"rate_per_s": args.rate, "sent": len(sent), "timed": int(len(lat)),
                                 "merged_into_later_list": len(sent) - int(len(lat)),
@@ -324,6 +325,9 @@ def main() -> None:
                                 "p95": round(float(np.percentile(lat, 95)), 1),
                                 "p99": round(float(np.percentile(lat, 99)), 1),
                                 "max": round(float(lat.max()), 1),
+                                # the 1 % slowest: when in the phase (s after the first send) and how slow (ms)
+                                "slowest_at_s": sorted((round(t - start, 2), round(1000 * d, 1))
+                                                       for t, d in timed if 1000 * d >= p99),
                                 "p50_by_second": [round(float(np.percentile(x, 50)), 1) if x else None
                                                   for x in per_second],
                                 "batches": int(delta["movierec_batch_size_count"]),
