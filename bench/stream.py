@@ -15,6 +15,7 @@ publish (send to broker acknowledgement) times in that phase, from its /metrics.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import threading
@@ -55,6 +56,22 @@ def scrape(ports: list[int]) -> dict[str, float]:
 
 def applied(ports: list[int]) -> float:
     return scrape(ports).get('movierec_swipes_total{outcome="applied"}', 0.0)
+
+
+class GcPauses:
+    """This process's own collections (the load generator and the list listener share its
+    GIL: a long one delays the receive times it records), as (perf_counter start, seconds)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float]] = []
+        self._started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif info["generation"] == 2:
+            self.pauses.append((self._started, time.perf_counter() - self._started))
 
 
 def wait_for_count(count: Callable[[], float], target: float, t0: float) -> float:
@@ -295,6 +312,7 @@ def main() -> None:
             }
             time.sleep(2)
             # phase 2: latency at a fixed rate
+            own_gc = GcPauses()
             n = int(args.rate * args.seconds)
             plan = make_events(art, n, rng)
             sent: dict[uuid.UUID, float] = {}
@@ -328,6 +346,8 @@ def main() -> None:
                                 # the 1 % slowest: when in the phase (s after the first send) and how slow (ms)
                                 "slowest_at_s": sorted((round(t - start, 2), round(1000 * d, 1))
                                                        for t, d in timed if 1000 * d >= p99),
+                                # this process's full collections in the phase: (s after t0, ms)
+                                "bench_gc2_pauses": [(round(t - t0, 2), round(1000 * d, 1)) for t, d in own_gc.pauses],
                                 "p50_by_second": [round(float(np.percentile(x, 50)), 1) if x else None
                                                   for x in per_second],
                                 "batches": int(delta["movierec_batch_size_count"]),
