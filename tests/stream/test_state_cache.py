@@ -1,6 +1,11 @@
 """``stream_app.state_cache``: decoded states beside the table, for one assignment."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from online.state import UserState
@@ -50,3 +55,24 @@ def test_at_most_max_users_least_recently_used_first_out(make_cache) -> None:
 def test_size_zero_keeps_nothing(make_cache) -> None:
     cache = make_cache(max_users=0, n=2)
     assert len(cache) == 0 and cache.get(b"0") is None
+
+
+def test_the_worker_empties_its_cache_when_partitions_are_revoked_or_assigned(tmp_path: Path) -> None:
+    code = """
+import asyncio
+import stream_app.app as w
+from online.state import UserState
+
+async def main():
+    for signal in (w.app.on_partitions_revoked, w.app.on_partitions_assigned):
+        w.state_cache.put(b"1", UserState(1))
+        await signal.send(set())
+        print(len(w.state_cache))
+
+asyncio.run(main())
+"""
+    env = {**os.environ, "MOVIEREC_DATA_DIR": str(tmp_path), "MOVIEREC_STORE": "memory://"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["0", "0"]
