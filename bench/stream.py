@@ -74,6 +74,13 @@ class GcPauses:
             self.pauses.append((self._started, time.perf_counter() - self._started))
 
 
+def over_100ms(metrics: dict[str, float], name: str) -> float:
+    """Observations of histogram ``name`` above 0.1 s, summed over its label sets."""
+    total = sum(v for k, v in metrics.items() if k.startswith(name + "_count"))
+    within = sum(v for k, v in metrics.items() if k.startswith(name + "_bucket") and 'le="0.1"' in k)
+    return total - within
+
+
 def wait_for_count(count: Callable[[], float], target: float, t0: float) -> float:
     """Seconds from ``t0`` (perf_counter) until ``count()`` reaches ``target``. Polls sparingly
     (the worker serves each poll on its event loop: every 50 ms cost it ~3 % of its loop) and
@@ -356,7 +363,13 @@ def main() -> None:
                                 "mean_publish_ms": round(1000 * delta["movierec_publish_seconds_sum"]
                                                          / max(delta["movierec_publish_seconds_count"], 1), 1),
                                 "mean_update_ms": round(1000 * delta["movierec_update_seconds_sum"]
-                                                        / max(delta["movierec_update_seconds_count"], 1), 1)}
+                                                        / max(delta["movierec_update_seconds_count"], 1), 1),
+                                # batches slower than 0.1 s in the phase: applying and ranking them, their
+                                # broker acknowledgement, and the worker's full collections (a stall's side)
+                                "batches_over_100ms": {name: round(over_100ms(after, name) - over_100ms(before, name))
+                                                       for name in ("movierec_update_seconds",
+                                                                    "movierec_publish_seconds",
+                                                                    "movierec_gc_pause_seconds")}}
     finally:
         for w in workers:
             w.stop()
