@@ -88,14 +88,13 @@ state_cache = StateCache(settings.state_cache_users)
 """The states this worker last wrote, decoded, for the current assignment (state_cache.py)."""
 
 
-@app.on_partitions_revoked.connect
-async def _forget_cached_states_on_revoke(sender: faust.App, revoked: object, **_: object) -> None:
+async def _forget_cached_states(sender: faust.App, partitions: object, **_: object) -> None:
+    """Partitions revoked or assigned: the cached states may no longer be the table's."""
     state_cache.clear()
 
 
-@app.on_partitions_assigned.connect
-async def _forget_cached_states_on_assign(sender: faust.App, assigned: object, **_: object) -> None:
-    state_cache.clear()
+app.on_partitions_revoked.connect(_forget_cached_states)
+app.on_partitions_assigned.connect(_forget_cached_states)
 
 
 @app.on_worker_init.connect
