@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import shutil
 import sys
 import threading
 import time
@@ -73,6 +74,9 @@ class GcPauses:
         elif info["generation"] == 2:
             self.pauses.append((self._started, time.perf_counter() - self._started))
 
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+
 
 def over_100ms(metrics: dict[str, float], name: str) -> float:
     """Observations of histogram ``name`` above 0.1 s, summed over its label sets."""
@@ -128,6 +132,23 @@ class ListListener(threading.Thread):
             if rl.cause_event_id is not None:
                 self.received[rl.cause_event_id] = now
         self.consumer.close()
+
+
+def forget_run(bootstrap: str, run: str) -> None:
+    """Delete this run's topics and the workers' local stores: a broker kept between runs
+    otherwise piles up their partitions (1,638 after a few sessions, 7.5 GB)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    mine = [t for t in admin.list_topics(timeout=10).topics if run in t]
+    for topic, done in (admin.delete_topics(mine, operation_timeout=30).items() if mine else ()):
+        try:
+            done.result()
+        except Exception as exc:  # noqa: BLE001 - a leftover topic is not worth failing the run
+            print(f"could not delete {topic}: {exc}", file=sys.stderr)
+    for path in OUT.glob(f"*-{run}*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def compute_floor(artifacts: Path, strategy: str, events: list[tuple[int, int, int]], batch_size: int,
@@ -226,6 +247,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=20_000)
     ap.add_argument("--rate", type=float, default=200.0, help="swipes/s of the latency phase")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of the latency phase")
+    ap.add_argument("--rate-warmup", type=float, default=0.0,
+                    help="seconds at --rate before the latency phase is timed (the broker's JIT warms up)")
     ap.add_argument("--strategy", default=DEFAULT_STRATEGY, help="default: the worker's own")
     ap.add_argument("--port", type=int, default=19192)
     ap.add_argument("--batch-size", type=int, help="worker MOVIEREC_BATCH_SIZE (default: the worker's)")
@@ -318,20 +341,23 @@ def main() -> None:
                 "publish_s_total": round(delta["movierec_publish_seconds_sum"], 2),
             }
             time.sleep(2)
-            # phase 2: latency at a fixed rate
-            own_gc = GcPauses()
-            n = int(args.rate * args.seconds)
-            plan = make_events(art, n, rng)
+            # phase 2: latency at a fixed rate, timed after ``--rate-warmup`` s at that rate
+            n, n_warm = int(args.rate * args.seconds), int(args.rate * args.rate_warmup)
+            plan = make_events(art, n_warm + n, rng)
             sent: dict[uuid.UUID, float] = {}
-            before = scrape(web_ports)
-            t0 = time.perf_counter()
+            before, own_gc = scrape(web_ports), GcPauses()
+            t0 = t_timed = time.perf_counter()
             for i, (u, m, p) in enumerate(plan):
                 wait = t0 + i / args.rate - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
+                if i == n_warm and n_warm:  # the timed part starts: counters and pauses from here
+                    own_gc.stop()
+                    before, own_gc, t_timed = scrape(web_ports), GcPauses(), time.perf_counter()
                 now = datetime.now(timezone.utc)
                 e = producer.send(SwipeEvent(user_id=u, movie_id=m, preference=p, occurred_at=now))
-                sent[e.event_id] = now.timestamp()
+                if i >= n_warm:
+                    sent[e.event_id] = now.timestamp()
             producer.flush()
             time.sleep(3)
             after = scrape(web_ports)
@@ -344,7 +370,10 @@ def main() -> None:
         start = min(sent.values())
         p99 = float(np.percentile(lat, 99))
         per_second = [[d * 1000 for t, d in timed if s <= t - start < s + 1] for s in range(int(args.seconds))]
-        result["latency_ms"] = {"rate_per_s": args.rate, "sent": len(sent), "timed": int(len(lat)),
+        result["latency_ms"] = {"rate_per_s": args.rate, "warmup_s": args.rate_warmup, "sent": len(sent),
+                                "timed": int(len(lat)),
+                                # wall clock of the first send: lines slowest_at_s up with other logs
+                                "started_at": datetime.fromtimestamp(start, timezone.utc).isoformat(),
                                 "merged_into_later_list": len(sent) - int(len(lat)),
                                 "p50": round(float(np.percentile(lat, 50)), 1),
                                 "p95": round(float(np.percentile(lat, 95)), 1),
@@ -353,8 +382,8 @@ def main() -> None:
                                 # the 1 % slowest: when in the phase (s after the first send) and how slow (ms)
                                 "slowest_at_s": sorted((round(t - start, 2), round(1000 * d, 1))
                                                        for t, d in timed if 1000 * d >= p99),
-                                # this process's full collections in the phase: (s after t0, ms)
-                                "bench_gc2_pauses": [(round(t - t0, 2), round(1000 * d, 1)) for t, d in own_gc.pauses],
+                                # this process's full collections in the phase: (s after the timed part began, ms)
+                                "bench_gc2_pauses": [(round(t - t_timed, 2), round(1000 * d, 1)) for t, d in own_gc.pauses],
                                 "p50_by_second": [round(float(np.percentile(x, 50)), 1) if x else None
                                                   for x in per_second],
                                 "batches": int(delta["movierec_batch_size_count"]),
@@ -373,6 +402,7 @@ def main() -> None:
     finally:
         for w in workers:
             w.stop()
+        forget_run(bootstrap, run)
         if not broker.already_running:
             local_kafka.stop(state)
     print(json.dumps(result, indent=2))

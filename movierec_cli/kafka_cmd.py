@@ -35,6 +35,8 @@ def start(
     state_dir: Path = _STATE_DIR,
     heap_mb: int = typer.Option(512, "--heap-mb", help="JVM heap (-Xmx) in MiB."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the broker to answer."),
+    jvm_opt: list[str] = typer.Option([], "--jvm-opt", help="An extra JVM option (repeatable), e.g. "
+                                      "--jvm-opt=-Xlog:gc:file=gc.log for a GC log."),
 ) -> None:
     """Start the broker in the background (fetching its jars first if needed)."""
     from stream_app.admin import ensure_topics
@@ -43,7 +45,7 @@ def start(
     settings = StreamSettings()  # topic names and partitions: the worker's, from MOVIEREC_*
     try:
         result = local_kafka.start(port=port, state_dir=state_dir, heap_mb=heap_mb, timeout_s=timeout,
-                                   default_partitions=settings.partitions)
+                                   default_partitions=settings.partitions, jvm_options=jvm_opt)
     except local_kafka.LocalKafkaError as exc:
         err_console.print(f"[red]kafka did not start:[/] {exc}")
         raise typer.Exit(1) from None

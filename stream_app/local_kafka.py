@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,12 +207,13 @@ def fetch(libs_dir: Path | None = None, *, pom: Path = POM) -> Path:
 
 def start(port: int = 9092, state_dir: Path = DEFAULT_STATE_DIR, heap_mb: int = 512, *,
           libs_dir: Path | None = None, timeout_s: float = 60.0, default_partitions: int = 4,
-          sasl: SaslListeners | None = None) -> StartResult:
+          sasl: SaslListeners | None = None, jvm_options: Sequence[str] = ()) -> StartResult:
     """Start a broker on ``127.0.0.1:port`` (controller on ``port + 1``) and wait until it answers.
 
     ``default_partitions`` is the broker's ``num.partitions``: a topic a client auto-creates
     (a producer sending before the worker ever ran) gets as many partitions as the app's.
     ``sasl`` adds client listeners that need a login (see :class:`SaslListeners`).
+    ``jvm_options`` go to ``java`` after the project's own (a GC log: ``-Xlog:gc:file=gc.log``).
 
     If the broker of ``state_dir`` already runs, returns it with ``already_running=True``.
     Raises :class:`LocalKafkaError` if a port is taken by something else or startup fails.
@@ -236,7 +238,7 @@ def start(port: int = 9092, state_dir: Path = DEFAULT_STATE_DIR, heap_mb: int = 
     (state / "log4j.properties").write_text(cfg.log4j_properties())
     base = [java, f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 256)}m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{(state / 'log4j.properties').resolve()}",
-            f"-Dkafka.logs.dir={(state / 'logs').resolve()}", "-cp", f"{libs}/*"]
+            f"-Dkafka.logs.dir={(state / 'logs').resolve()}", *jvm_options, "-cp", f"{libs}/*"]
     if not (state / "data" / "meta.properties").exists():
         _format_storage(base, state)
     with (state / "logs" / "kafka.out").open("ab") as out:

@@ -5,6 +5,7 @@ import os
 import socket
 from pathlib import Path
 
+import psutil
 import pytest
 
 from stream_app import local_kafka
@@ -93,9 +94,10 @@ def test_start_status_stop_restart_on_a_separate_broker(kafka_broker: SessionBro
         assert local_kafka.stop(state) is False
         # the state dir is kept: a restart reuses the formatted storage
         cluster = (state / "data" / "meta.properties").read_text()
-        second = local_kafka.start(port=port, state_dir=state, heap_mb=256)
+        second = local_kafka.start(port=port, state_dir=state, heap_mb=256, jvm_options=["-Dmovierec.probe=on"])
         assert not second.already_running and second.status.pid != first.status.pid
         assert (state / "data" / "meta.properties").read_text() == cluster
+        assert "-Dmovierec.probe=on" in psutil.Process(second.status.pid).cmdline()  # extra JVM options
     finally:
         local_kafka.stop(state)
     assert local_kafka.status(kafka_broker.state_dir).running  # the session broker is untouched
