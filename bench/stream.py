@@ -11,6 +11,9 @@ A swipe whose list was merged into a later one of the same user in one batch has
 its own; those are counted, not timed. The latency phase also reports the median per second of
 sending (a rising line: the worker falls behind) and the worker's mean batch, update and
 publish (send to broker acknowledgement) times in that phase, from its /metrics.
+A broker the run starts is still compiling (its JIT) for a minute or more: ``--broker-warmup N``
+sends N swipes through the worker before any timed phase, ``--rate-warmup S`` runs the latency
+phase's rate for S seconds before timing it. Each run deletes its topics and stores at the end.
 """
 from __future__ import annotations
 
