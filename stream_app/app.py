@@ -44,7 +44,6 @@ EXIT_NOT_DURABLE = 75  # EX_TEMPFAIL: restart me
 settings = StreamSettings()
 # Per-event solves are tiny (k x k): a BLAS thread pool only adds hand-off cost (16x here).
 threadpool_limits(1, "blas")
-settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
 
 kafka = settings.connection()  # servers, TLS and SASL of every client of this process
 app = MovieRecApp(  # faust.App, cheaper hand-over of fetched messages (stream_app/intake.py)
@@ -103,6 +102,7 @@ def _before_joining(sender: faust.App, **_: object) -> None:
     tables recovered (stream_app/rewind.py); rebuild local state the changelog does not back
     (stream_app/stale_state.py)."""
     global swipes_partitions
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level, at its start
     sys.setswitchinterval(settings.gil_switch_interval)  # GIL hand-overs to the consumer and delivery threads
     gc_pauses.observe()
     try:

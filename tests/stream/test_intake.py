@@ -56,10 +56,12 @@ def test_the_app_consumes_through_the_chunked_consumer(make_consumer) -> None:
 
 def test_the_worker_app_is_a_movierec_app(tmp_path: Path) -> None:
     code = "import stream_app.app as w; print(type(w.app).__name__, type(w.app.consumer).__name__)"
-    env = {**os.environ, "MOVIEREC_DATA_DIR": str(tmp_path), "MOVIEREC_STORE": "memory://"}
+    data_dir = tmp_path / "not" / "yet"
+    env = {**os.environ, "MOVIEREC_DATA_DIR": str(data_dir), "MOVIEREC_STORE": "memory://"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["MovieRecApp", "ChunkedConsumer"]
+    assert not data_dir.parent.exists(), "importing the app created its data directory (the worker's start does)"
 
 
 @pytest.mark.asyncio
