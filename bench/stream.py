@@ -13,13 +13,16 @@ sending (a rising line: the worker falls behind) and the worker's mean batch, up
 publish (send to broker acknowledgement) times in that phase, from its /metrics.
 A broker the run starts is still compiling (its JIT) for a minute or more: ``--broker-warmup N``
 sends N swipes through the worker before any timed phase, ``--rate-warmup S`` runs the latency
-phase's rate for S seconds before timing it. Each run deletes its topics and stores at the end.
+phase's rate for S seconds before timing it. The latency phase also reports the CPU the
+broker, the workers and the bench used while it sent (``cpu_percent``, % of one core): on two
+cores they compete. Each run deletes its topics and stores at the end.
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import json
+import os
 import shutil
 import sys
 import threading
@@ -79,6 +82,30 @@ class GcPauses:
 
     def stop(self) -> None:
         gc.callbacks.remove(self._on_gc)
+
+
+class CpuShares:
+    """CPU used by the broker, the workers and this process (load generator and listener), and
+    by the whole machine, in % of one core, from construction to ``percent()`` (psutil: /proc).
+    On these two cores all four compete: the total says how close the machine ran to 200 %."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        import psutil
+
+        self._procs = {name: [psutil.Process(p) for p in ps] for name, ps in pids.items()}
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, dict[str, float], float]:
+        import psutil
+
+        used = {name: sum(p.cpu_times().user + p.cpu_times().system for p in ps) for name, ps in self._procs.items()}
+        machine = psutil.cpu_times()
+        return time.perf_counter(), used, sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+
+    def percent(self) -> dict[str, float]:
+        (t0, used0, busy0), (t1, used1, busy1) = self._start, self._read()
+        out = {name: round(100 * (used1[name] - used0[name]) / (t1 - t0), 1) for name in used1}
+        return {**out, "machine": round(100 * (busy1 - busy0) / (t1 - t0), 1)}
 
 
 def over_100ms(metrics: dict[str, float], name: str) -> float:
@@ -200,7 +227,6 @@ def table_floor(bootstrap: str, events: list[tuple[int, int, int]], linger: floa
                 run: str) -> dict[str, float]:
     """The bare-faust floor: ``bench/faust_floor.py`` (one RocksDB table write per swipe, no
     model) on the same broker; swipes/s from the first send until its counter shows all."""
-    import os
     import subprocess
 
     from stream_app.admin import ensure_topics
@@ -359,7 +385,9 @@ def main() -> None:
             n, n_warm = int(args.rate * args.seconds), int(args.rate * args.rate_warmup)
             plan = make_events(art, n_warm + n, rng)
             sent: dict[uuid.UUID, float] = {}
-            before, own_gc = scrape(web_ports), GcPauses()
+            pids = {"broker": [broker.status.pid] if broker.status.pid else [],
+                    "workers": [w.proc.pid for w in workers if w.proc is not None], "bench": [os.getpid()]}
+            before, own_gc, cpu = scrape(web_ports), GcPauses(), CpuShares(pids)
             t0 = t_timed = time.perf_counter()
             for i, (u, m, p) in enumerate(plan):
                 wait = t0 + i / args.rate - time.perf_counter()
@@ -367,11 +395,13 @@ def main() -> None:
                     time.sleep(wait)
                 if i == n_warm and n_warm:  # the timed part starts: counters and pauses from here
                     own_gc.stop()
-                    before, own_gc, t_timed = scrape(web_ports), GcPauses(), time.perf_counter()
+                    before, own_gc, cpu = scrape(web_ports), GcPauses(), CpuShares(pids)
+                    t_timed = time.perf_counter()
                 now = datetime.now(timezone.utc)
                 e = producer.send(SwipeEvent(user_id=u, movie_id=m, preference=p, occurred_at=now))
                 if i >= n_warm:
                     sent[e.event_id] = now.timestamp()
+            cpu_percent = cpu.percent()
             producer.flush()
             time.sleep(3)
             after = scrape(web_ports)
@@ -396,6 +426,8 @@ def main() -> None:
                                 # the 1 % slowest: when in the phase (s after the first send) and how slow (ms)
                                 "slowest_at_s": sorted((round(t - start, 2), round(1000 * d, 1))
                                                        for t, d in timed if 1000 * d >= p99),
+                                # % of one core over the timed sends; the machine has 200 %
+                                "cpu_percent": cpu_percent,
                                 # this process's full collections in the phase: (s after the timed part began, ms)
                                 "bench_gc2_pauses": [(round(t - t_timed, 2), round(1000 * d, 1)) for t, d in own_gc.pauses],
                                 "p50_by_second": [round(float(np.percentile(x, 50)), 1) if x else None
