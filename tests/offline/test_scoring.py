@@ -45,25 +45,47 @@ def _reference(scores: np.ndarray, n: int, exclude: sp.csr_matrix | None) -> tup
     return np.where(np.isfinite(val), idx, -1), val
 
 
-@pytest.mark.parametrize("seed, kind", list(enumerate(["normal", "ties", "nan", "mostly_excluded"])))
+KINDS = ["normal", "ties", "nan", "mostly_excluded"]
+
+
+def _random_scores(rng: np.random.Generator, kind: str, b: int, m: int) -> np.ndarray:
+    """(b, m) float32 scores: normal draws, few distinct values, some NaN, or mostly -inf."""
+    scores = rng.normal(size=(b, m)).astype(np.float32)
+    if kind == "ties":
+        scores = rng.integers(0, 4, size=(b, m)).astype(np.float32)
+    elif kind == "nan":
+        scores[rng.random((b, m)) < 0.05] = np.nan
+    elif kind == "mostly_excluded":
+        scores[rng.random((b, m)) < 0.97] = -np.inf
+    return scores
+
+
+def _assert_top_n_is_the_full_sort(scores: np.ndarray, n: int, exclude: sp.csr_matrix | None) -> None:
+    idx, val = top_n(scores.copy(), n, exclude)
+    ref_idx, ref_val = _reference(scores, n, exclude)
+    # exact on purpose: selection copies entries of the same input array (no arithmetic, no BLAS)
+    assert np.array_equal(idx, ref_idx)
+    assert np.array_equal(val, ref_val.astype(np.float32))
+
+
+@pytest.mark.parametrize("seed, kind", list(enumerate(KINDS)))
 def test_top_n_matches_a_full_sort_on_random_blocks(seed: int, kind: str) -> None:
     """Group bound + candidate sort against the reference, across block and group edges."""
     rng = np.random.default_rng(seed)
     for trial in range(15):
-        b, m, n = int(rng.integers(1, 600)), int(rng.integers(1, 3000)), int(rng.integers(0, 40))
-        scores = rng.normal(size=(b, m)).astype(np.float32)
-        if kind == "ties":
-            scores = rng.integers(0, 4, size=(b, m)).astype(np.float32)
-        elif kind == "nan":
-            scores[rng.random((b, m)) < 0.05] = np.nan
-        elif kind == "mostly_excluded":
-            scores[rng.random((b, m)) < 0.97] = -np.inf
+        b, m, n = int(rng.integers(2, 600)), int(rng.integers(1, 3000)), int(rng.integers(0, 40))
         exclude = sp.random(b, m, density=0.3, format="csr", random_state=trial) if trial % 2 else None
-        idx, val = top_n(scores.copy(), n, exclude)
-        ref_idx, ref_val = _reference(scores, n, exclude)
-        # exact on purpose: selection copies entries of the same input array (no arithmetic, no BLAS)
-        assert np.array_equal(idx, ref_idx)
-        assert np.array_equal(val, ref_val.astype(np.float32))
+        _assert_top_n_is_the_full_sort(_random_scores(rng, kind, b, m), n, exclude)
+
+
+@pytest.mark.parametrize("seed, kind", list(enumerate(KINDS, start=10)))
+def test_top_n_of_one_row_matches_a_full_sort(seed: int, kind: str) -> None:
+    """One row (a lone swipe's list) takes its own path: every score >= the bound in one pass."""
+    rng = np.random.default_rng(seed)
+    for trial in range(40):
+        m, n = int(rng.integers(1, 30_000 if trial % 4 == 0 else 3000)), int(rng.integers(0, 40))
+        exclude = sp.random(1, m, density=0.3, format="csr", random_state=trial) if trial % 2 else None
+        _assert_top_n_is_the_full_sort(_random_scores(rng, kind, 1, m), n, exclude)
 
 
 def test_top_n_argpartition_reference_agrees_without_ties() -> None:
