@@ -253,9 +253,12 @@ class RecencyFoldIn:
         diag = np.arange(w)
         small[:, diag, diag] += np.where(active, 1.0 / np.where(active, extra, 1.0), 1.0)  # + D^-1
         v = np.matmul(ys, g.astype(np.float32)[:, :, None])[:, :, 0].astype(np.float64)  # (b, w) Ys G^-1 r
-        # t = (D^-1 + Ys G^-1 Ys^T)^-1 Ys G^-1 r   (SPD, one Cholesky posv per user)
+        # t = (D^-1 + Ys G^-1 Ys^T)^-1 Ys G^-1 r   (SPD, one Cholesky posv per user; each matrix's
+        # transpose is in the Fortran order LAPACK reads, so no copy, its upper triangle the lower
+        # one of small[row]; v's rows are solved in place)
+        posv = lapack.dposv
         for row in range(b):
-            _, v[row], info = lapack.dposv(small[row], v[row], lower=1, overwrite_a=1, overwrite_b=0)
+            _, v[row], info = posv(small[row].T, v[row], lower=0, overwrite_a=1, overwrite_b=1)
             if info != 0:
                 raise LinAlgError(f"posv failed (info={info})")
         # x = G^-1 r - Zs^T t   (t in float32 like Zs, as in ``solve``: a float64 t made numpy
