@@ -231,9 +231,11 @@ def _z_row(slope: npt.NDArray[np.float32], intercept: npt.NDArray[np.float32], c
            pop: npt.NDArray[np.float32], out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
     """One user's (n_movies,) scaled cold-start scores ``pop_i slope[c(i)] + intercept[c(i)]``
     from their (c,) per-combination tables (into ``out`` when given)."""
-    row = slope.take(combo_of, out=out)
+    # mode="wrap": combo_of comes from np.unique's inverse, always in range, so no bounds
+    # check is needed ("raise" checks each index: ~1.5x the time of a 23k-movie gather)
+    row = slope.take(combo_of, out=out, mode="wrap")
     row *= pop
-    row += intercept.take(combo_of)
+    row += intercept.take(combo_of, mode="wrap")
     return row
 
 
