@@ -13,7 +13,10 @@ sending (a rising line: the worker falls behind) and the worker's mean batch, up
 publish (send to broker acknowledgement) times in that phase, from its /metrics.
 A broker the run starts is still compiling (its JIT) for a minute or more: ``--broker-warmup N``
 sends N swipes through the worker before any timed phase, ``--rate-warmup S`` runs the latency
-phase's rate for S seconds before timing it. The latency phase also reports the CPU the
+phase's rate for S seconds before timing it. A broker already running on ``--port`` is used
+and left running: start one with ``movierec kafka start --port 19192 --state-dir
+bench/out/bench-kafka`` and discard the first run after it to measure a warm broker, as a
+deployment has (BENCHMARKS.md, section 4, eighth session). The latency phase also reports the CPU the
 broker, the workers and the bench used while it sent (``cpu_percent``, % of one core): on two
 cores they compete. Each run deletes its topics and stores at the end.
 """
