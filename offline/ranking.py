@@ -152,8 +152,12 @@ class Ranking:
                 self._mask_seen(scores, [views[i] for i in block])
             idx, top = top_n(scores, n)
             top += offset[:, None]
+            # one gather of the block's MovieLens ids; a row with fewer than n movies (-1 padding)
+            # is trimmed by ``_ranked``, the others are rows of these arrays as they are
+            full = (idx >= 0).all(axis=1).tolist()
+            ids = self.movies.ids.take(np.maximum(idx, 0))
             for j, i in enumerate(block):
-                out[i] = self._ranked(idx[j], top[j], "model")
+                out[i] = Ranked(ids[j], top[j], "model") if full[j] else self._ranked(idx[j], top[j], "model")
 
     def _blend_cold(self, out: npt.NDArray[np.float32], rows: list[int], views: Sequence[UserView],
                     a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

@@ -246,7 +246,7 @@ class RecencyFoldIn:
         r = np.matmul(liked.astype(np.float32)[:, None, :], ys_liked)[:, 0].astype(np.float64)  # (b, k) Ys^T C_s p_s
         known = [row for row, x0 in enumerate(offline) if x0 is not None]
         if known:
-            r[known] += self.regularization * self.anchor * np.stack([offline[row] for row in known]).astype(np.float64)
+            r[known] += self.regularization * self.anchor * np.array([offline[row] for row in known], np.float64)
         g = r @ g_inv  # (b, k) G^-1 r
         zs = z0.take(rows, 0)  # (b, w, k) rows of Y G^-1
         small = np.matmul(ys, zs.transpose(0, 2, 1)).astype(np.float64)  # (b, w, w) Ys G^-1 Ys^T
