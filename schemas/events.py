@@ -21,7 +21,7 @@ import base64
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Literal, Self
 from uuid import UUID, uuid4
 
@@ -165,14 +165,52 @@ class RecommendationList(Event):
 
 
 _STRATEGIES = frozenset(Strategy.__args__)  # type: ignore[attr-defined]
+_SCORE = b',"score":'
+_RANK_TAILS: dict[int, list[bytes]] = {}
+"""n -> the n byte strings that follow each item's score (its rank, the next item's opening)."""
+_LIST_FRAMES: dict[tuple[object, ...], tuple[bytes, bytes] | None] = {}
+"""(model_version, strategy, variant, generated_at) -> the bytes around a list's cause_event_id,
+or None where the contract refuses those values (a batch's lists share all four)."""
+_MAX_FRAMES = 64
+
+
+def _rank_tails(n: int) -> list[bytes]:
+    tails = _RANK_TAILS.get(n)
+    if tails is None:
+        tails = [b',"rank":%d},{"movie_id":' % r for r in range(1, n)] + [b',"rank":%d}' % n]
+        _RANK_TAILS[n] = tails
+    return tails
+
+
+def _list_frame(model_version: object, strategy: object, variant: object,
+                generated_at: datetime) -> tuple[bytes, bytes] | None:
+    """The JSON after a list's items up to its cause_event_id, and after that to the end, each
+    value serialised by ``to_json`` as in ``RankedList._fields``; None if the contract refuses one."""
+    key = (model_version, strategy, variant, generated_at)
+    try:
+        if key in _LIST_FRAMES:
+            return _LIST_FRAMES[key]
+    except TypeError:  # an unhashable value: the model's path says what is wrong with it
+        return None
+    frame = None
+    if (type(model_version) is str and len(model_version) > 0 and strategy in _STRATEGIES
+            and (variant is None or type(variant) is str) and isinstance(generated_at, datetime)
+            and generated_at.utcoffset() == timedelta(0)):
+        frame = (b'],"model_version":' + to_json(model_version) + b',"strategy":' + to_json(strategy)
+                 + b',"variant":' + to_json(variant) + b',"cause_event_id":',
+                 b',"generated_at":' + to_json(generated_at) + b',"schema_version":1}')
+    if len(_LIST_FRAMES) >= _MAX_FRAMES:
+        _LIST_FRAMES.clear()
+    _LIST_FRAMES[key] = frame
+    return frame
 
 
 class RankedList:
     """A :class:`RecommendationList` not yet built as pydantic objects: what the worker
     publishes. ``to_bytes`` gives the bytes ``RecommendationList.to_bytes`` would (same
-    serialiser, same field order) without one object per item, after checking everything the
-    contract checks; anything it cannot vouch for goes through the model, which raises the
-    contract's ``ValidationError``. ``model`` (and ``items``) build the validated list."""
+    serialiser for every value, same field order) without one object per item, after checking
+    everything the contract checks; anything it cannot vouch for goes through the model, which
+    raises the contract's ``ValidationError``. ``model`` (and ``items``) build the validated list."""
 
     __slots__ = ("user_id", "movie_ids", "scores", "model_version", "strategy", "variant", "cause_event_id",
                  "generated_at", "_model")
@@ -195,15 +233,15 @@ class RankedList:
                 "model_version": self.model_version, "strategy": self.strategy, "variant": self.variant,
                 "cause_event_id": self.cause_event_id, "generated_at": self.generated_at, "schema_version": 1}
 
-    def _plainly_valid(self) -> bool:
-        """What ``RecommendationList`` validates, for the plain types the worker passes."""
+    def _plainly_valid_items(self) -> bool:
+        """What ``RecommendationList`` validates of the user, the items and the cause, for the
+        plain types the worker passes (``_list_frame`` checks the rest once per batch)."""
         ids, scores = self.movie_ids, self.scores
-        ints = (type(self.user_id) is int and 0 <= self.user_id <= MAX_ID
-                and (not ids or (set(map(type, ids)) == {int} and 1 <= min(ids) and max(ids) <= MAX_ID)))
-        # finite floats, checked by map (no Python-level loop per item)
-        return (ints and (not scores or (set(map(type, scores)) == {float} and all(map(math.isfinite, scores))))
-                and type(self.model_version) is str and len(self.model_version) > 0
-                and self.strategy in _STRATEGIES and (self.variant is None or type(self.variant) is str)
+        # by map, no Python-level loop per item; a sum of finite floats that overflows only
+        # sends the list down the model's path, which accepts it
+        return (type(self.user_id) is int and 0 <= self.user_id <= MAX_ID
+                and (not ids or (set(map(type, ids)) == {int} and 1 <= min(ids) and max(ids) <= MAX_ID
+                                 and set(map(type, scores)) == {float} and math.isfinite(sum(scores))))
                 and (self.cause_event_id is None or type(self.cause_event_id) is UUID))
 
     @property
@@ -218,10 +256,22 @@ class RankedList:
         return self.model.items
 
     def to_bytes(self) -> bytes:
-        """Compact UTF-8 JSON, byte for byte ``self.model.to_bytes()``."""
-        if self._model is None and self._plainly_valid():
-            return to_json(self._fields())
-        return self.model.to_bytes()
+        """Compact UTF-8 JSON, byte for byte ``self.model.to_bytes()``: the ids and the scores
+        each serialised as one JSON array by ``to_json`` and interleaved with the fixed keys."""
+        frame = None if self._model is not None else _list_frame(self.model_version, self.strategy, self.variant,
+                                                                 self.generated_at)
+        if frame is None or not self._plainly_valid_items():
+            return self.model.to_bytes()
+        n = len(self.movie_ids)
+        items = b""
+        if n:
+            tokens = [_SCORE] * (4 * n)  # per item: id, ',"score":', score, rank and the next opening
+            tokens[0::4] = to_json(self.movie_ids)[1:-1].split(b",")
+            tokens[2::4] = to_json(self.scores)[1:-1].split(b",")
+            tokens[3::4] = _rank_tails(n)
+            items = b'{"movie_id":' + b"".join(tokens)
+        return b"".join((b'{"user_id":%d,"items":[' % self.user_id, items, frame[0], to_json(self.cause_event_id),
+                         frame[1]))
 
 
 class DeadLetter(Event):

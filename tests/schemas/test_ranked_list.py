@@ -38,3 +38,30 @@ def test_refuses_what_the_contract_refuses(case: dict) -> None:
         return
     with pytest.raises(ValidationError):
         rl.to_bytes()
+
+
+def test_a_generated_at_outside_utc_gives_the_contracts_utc_bytes() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    paris = datetime(2026, 11, 30, 19, 0, tzinfo=timezone(timedelta(hours=1)))
+    for generated_at in (paris, paris.astimezone(timezone.utc), paris):  # equal instants, one frame each way
+        rl = RankedList(7, [1, 2], [0.5, 0.25], model_version="v", strategy="static", generated_at=generated_at)
+        slow = RecommendationList.from_ranked(7, [1, 2], [0.5, 0.25], model_version="v", strategy="static",
+                                              generated_at=generated_at)
+        assert rl.to_bytes() == slow.to_bytes()
+        assert b'"generated_at":"2026-11-30T18:00:00Z"' in rl.to_bytes()
+    with pytest.raises(ValidationError):  # naive: the contract refuses it
+        RankedList(7, [1], [0.5], model_version="v", strategy="static", generated_at=datetime(2026, 1, 1)).to_bytes()
+
+
+def test_lists_of_one_batch_share_their_frame_and_keep_their_own_values() -> None:
+    from datetime import datetime, timezone
+
+    at = datetime(2026, 11, 30, 18, 0, tzinfo=timezone.utc)
+    lists = [RankedList(u, list(range(1, u + 2)), [float(u)] * (u + 1), model_version="v9", strategy="foldin",
+                        variant="b", cause_event_id=uuid.uuid4(), generated_at=at) for u in range(5)]
+    for rl in lists:
+        slow = RecommendationList.from_ranked(rl.user_id, rl.movie_ids, rl.scores, model_version="v9",
+                                              strategy="foldin", variant="b", cause_event_id=rl.cause_event_id,
+                                              generated_at=at)
+        assert rl.to_bytes() == slow.to_bytes()
