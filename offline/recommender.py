@@ -78,6 +78,12 @@ class Recommender(Ranking):
         self.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
         self.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
         self.users, self.movies, self.history = users, movies, history.tocsr()
+        # a view's history as slices without a copy each: row bounds as Python ints, the
+        # preferences as int8 once (the indices stay in the matrix's own integer type)
+        self._history_bounds = self.history.indptr.tolist()
+        self._history_indices = self.history.indices.view()
+        self._history_preferences = self.history.data.astype(np.int8)
+        self._history_indices.flags.writeable = self._history_preferences.flags.writeable = False
         self.popularity, self.cold_start_kind = popularity, cold_start_kind
         self.popularity_scores = popularity.scores(cold_start_kind)
         self.item_genres = item_genres
@@ -133,12 +139,14 @@ class Recommender(Ranking):
     def new_state(self, user_id: int) -> UserState:
         return UserState(user_id=int(user_id), model_version=self.model_version)
 
-    def _base(self, user_id: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8], int | None]:
+    def _base(self, user_id: int) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int8], int | None]:
+        """The user's artifact history as (n,) movie indices (the matrix's integer type) and (n,)
+        int8 preferences, read-only views; and their row (None: unknown to the artifact)."""
         u = self.users.get(int(user_id))
         if u is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int8), None
-        row = slice(self.history.indptr[u], self.history.indptr[u + 1])
-        return self.history.indices[row].astype(np.int64), self.history.data[row].astype(np.int8), u
+        row = slice(self._history_bounds[u], self._history_bounds[u + 1])
+        return self._history_indices[row], self._history_preferences[row], u
 
     def _swipes(self, state: UserState) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int8]]:
         """The state's swipes as (indices, preferences) in this catalogue (unknown ids dropped)."""

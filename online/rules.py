@@ -67,7 +67,8 @@ class UserView:
 
     Attributes:
         offline: (k,) the artifact's vector; None for a user the model never saw.
-        history: all of the user's interactions the artifact knows (unordered).
+        history: all of the user's interactions the artifact knows (unordered; movie indices
+            in any integer type, e.g. read-only int32 views of the artifact's matrix).
         recent: the newest ``recent_history`` of them, oldest first.
         swipes: the online swipes, oldest first.
         vector: (k,) the state's vector when this model and strategy computed it, else None.

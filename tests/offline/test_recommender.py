@@ -34,6 +34,19 @@ def test_top_n_excludes_history_and_is_sorted(make) -> None:
     assert seen & set(with_seen), "user 1's best-scored movies include ones they rated"
 
 
+def test_a_views_history_is_the_artifacts_row_and_cannot_change_the_model(make) -> None:
+    rec = make()
+    u = rec.users.get(1)
+    row = rec.history.getrow(u)
+    movies, preferences = rec.view(rec.state(1)).history
+    assert movies.tolist() == row.indices.tolist() and preferences.tolist() == row.data.astype(int).tolist()
+    assert preferences.dtype == np.int8 and set(preferences.tolist()) <= {-2, -1, 1, 2}
+    with pytest.raises(ValueError, match="read-only"):
+        movies[0] = 0  # a view into the model's matrix: writing to it would change every later list
+    with pytest.raises(ValueError, match="read-only"):
+        preferences[0] = 2
+
+
 @pytest.mark.parametrize("strategy", ["foldin", "additive"])
 def test_liking_a_movie_raises_its_neighbours(make, strategy: str) -> None:
     rec = make(strategy=strategy)
