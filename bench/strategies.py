@@ -11,9 +11,13 @@ rounds that time every strategy once each, side by side: a slow spell of the mac
 all strategies of its round, and a strategy's extra over static is the median over rounds
 of its difference to static in the same round. With --pairs N the default strategy is also
 timed against static in N alternating pairs per batch size (1, --sizes, --batch), the extra
-being the median of the per-pair differences. BLAS on --blas-threads (the worker pins it to 1).
+being the median of the per-pair differences. With --blocks N the default strategy and
+static also run as a worker runs one strategy: N alternating blocks of 50 consecutive events
+per strategy, each event a different user (the 64 in turn) where the other methods repeat
+the first users; a block's cost is the median of its events and the extra is the median of
+the differences of adjacent blocks. BLAS on --blas-threads (the worker pins it to 1).
 
-    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
+    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blocks 60] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
 """
 from __future__ import annotations
 
@@ -107,6 +111,37 @@ def paired_extra(cases: dict[str, tuple[Callable[..., None], ...]], strategy: st
     return out
 
 
+def blocked_extra(cases: dict[str, tuple[Callable[..., None], ...]], strategy: str, sizes: list[int],
+                  blocks: int, per_block: int = 50) -> dict[int, dict[str, float]]:
+    """Per batch size, ``strategy``'s extra CPU time per event over static as a worker running
+    one strategy pays it: ``blocks`` alternating blocks of ``per_block`` consecutive events (or
+    batches) per strategy, each a different user, so that the event before is the same strategy's
+    and the user's rows are not the ones just read. Median of each block, then the median of the
+    per-block-pair differences (and the medians of either side), per event."""
+    out = {}
+    static, default = cases["static"][4], cases[strategy][4]
+    for size in sizes:
+        for start in range(per_block):  # warm both
+            static(size, start * size)
+            default(size, start * size)
+        s_t, d_t = [], []
+        for _ in range(max(blocks // size, 6)):
+            medians = []
+            for run in (static, default):
+                times = []
+                for start in range(per_block):
+                    c0 = time.process_time()
+                    run(size, start * size)
+                    times.append(time.process_time() - c0)
+                medians.append(float(np.median(times)) * 1e6 / size)
+            s_t.append(medians[0])
+            d_t.append(medians[1])
+        s, d = np.array(s_t), np.array(d_t)
+        out[size] = {"static_us": float(np.median(s)), "default_us": float(np.median(d)),
+                     "extra_us": float(np.median(d - s)), "blocks": len(s)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blas-threads", type=int, default=1)
@@ -117,6 +152,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=0,
                         help="also time the default strategy against static in this many alternating pairs per "
                              "batch size (1, --sizes, --batch): the median of the per-pair differences")
+    parser.add_argument("--blocks", type=int, default=0,
+                        help="also time the default against static in this many alternating blocks of 50 consecutive "
+                             "events per strategy, each event a different user (fewer for batches: blocks / size, "
+                             "at least 6)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
@@ -150,13 +189,18 @@ def main() -> None:
             def first(size: int, rec: Recommender = rec, states: list = states, last: list = last) -> None:
                 rec.recommend_states([rec.apply(s, m, 2, 1.8e9) for s, m in zip(states[:size], last[:size])], 20)
 
-            cases[strategy] = (apply_only, one, batch, first)
+            def turn(size: int, start: int, rec: Recommender = rec, states: list = states, last: list = last) -> None:
+                users = [(start + i) % len(states) for i in range(size)]  # the next users in turn
+                rec.recommend_states([rec.apply(states[i], last[i], 2, 1.8e9) for i in users], 20)
+
+            cases[strategy] = (apply_only, one, batch, first, turn)
         paired = paired_extra(cases, DEFAULT_STRATEGY, [1, *sizes, args.batch], args.pairs) if args.pairs else {}
+        blocked = blocked_extra(cases, DEFAULT_STRATEGY, [1, *sizes, args.batch], args.blocks) if args.blocks else {}
         # rounds: every strategy timed once per round, side by side, so that a slow spell of the
         # machine hits all of them; the extra over static is the median of the per-round differences
         per_round: dict[str, list[tuple[float, ...]]] = {name: [] for name in cases}
         for r in range(args.rounds):
-            for name, (apply_only, one, batch, first) in cases.items():
+            for name, (apply_only, one, batch, first, _) in cases.items():
                 per_round[name].append((best_us(apply_only, 3), best_us(one, 3), best_us(batch, 3) / args.batch,
                                         *(best_us(lambda f=first, k=k: f(k), 3) / k for k in sizes)))
             print(f"round {r + 1}/{args.rounds}", flush=True)
@@ -190,11 +234,19 @@ def main() -> None:
         print(f"{'batch':>6}{'static':>10}{'default':>10}{'extra':>10}")
         for size, r in paired.items():
             print(f"{size:>6}{r['static_us']:10.1f}{r['default_us']:10.1f}{r['extra_us']:+10.1f}")
+    if blocked:
+        print(f"\n{DEFAULT_STRATEGY} (the default) against static, alternating blocks of 50 consecutive events per "
+              "strategy, each a different user: median per-event CPU us")
+        print(f"{'batch':>6}{'static':>10}{'default':>10}{'extra':>10}{'blocks':>8}")
+        for size, r in blocked.items():
+            print(f"{size:>6}{r['static_us']:10.1f}{r['default_us']:10.1f}{r['extra_us']:+10.1f}{r['blocks']:>8}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "batch": args.batch, "seed": args.seed, "rounds": args.rounds,
                                          "per_round": per_round, "pairs": args.pairs,
-                                         "paired": {str(k): v for k, v in paired.items()}}, indent=2))
+                                         "paired": {str(k): v for k, v in paired.items()},
+                                         "blocks": args.blocks, "blocked": {str(k): v for k, v in blocked.items()}},
+                                        indent=2))
 
 
 if __name__ == "__main__":
