@@ -39,6 +39,8 @@ History = Literal["train", "train+val", "all"]
 SimilarMethod = Literal["als", "cosine", "jaccard"]
 HISTORY_PARTS: dict[str, tuple[str, ...]] = {"train": ("train",), "train+val": ("train", "val"),
                                              "all": ("train", "val", "test")}
+_NO_MOVIES, _NO_PREFERENCES = np.zeros(0, np.int64), np.zeros(0, np.int8)
+_NO_MOVIES.flags.writeable = _NO_PREFERENCES.flags.writeable = False  # shared by every new state
 _FEW_SWIPES = 64  # up to this many swipes, their indices are looked up one by one in a dict
 
 
@@ -137,7 +139,7 @@ class Recommender(Ranking):
         return i
 
     def new_state(self, user_id: int) -> UserState:
-        return UserState(user_id=int(user_id), model_version=self.model_version)
+        return UserState.of(int(user_id), None, _NO_MOVIES, _NO_PREFERENCES, 0.0, (), 0, self.model_version, "")
 
     def _base(self, user_id: int) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int8], int | None]:
         """The user's artifact history as (n,) movie indices (the matrix's integer type) and (n,)
@@ -167,8 +169,8 @@ class Recommender(Ranking):
     def view(self, state: UserState, elapsed: float = 0.0) -> UserView:
         """What the rule reads about ``state``'s user (``online.rules.UserView``)."""
         base_m, base_p, u = self._base(state.user_id)
-        return UserView(None if u is None else self.user_factors[u], (base_m, base_p), self.recent.of(u),
-                        self._swipes(state), state.vector if self.owns_vector(state) else None, elapsed)
+        return UserView.of(None if u is None else self.user_factors[u], (base_m, base_p), self.recent.of(u),
+                           self._swipes(state), state.vector if self.owns_vector(state) else None, elapsed)
 
     def vector(self, state: UserState) -> npt.NDArray[np.float32] | None:
         """The state's vector when this model and strategy computed it; else the rule derives

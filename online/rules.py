@@ -82,6 +82,16 @@ class UserView:
     vector: FloatArray | None = None
     elapsed: float = 0.0
 
+    @classmethod
+    def of(cls, offline: FloatArray | None, history: Interactions, recent: Interactions, swipes: Interactions,
+           vector: FloatArray | None, elapsed: float) -> UserView:
+        """``UserView(...)`` of all six fields without the frozen dataclass ``__init__`` (its
+        ``object.__setattr__`` per field costs more than the rest of a view; one per user and batch)."""
+        view = object.__new__(cls)
+        view.__dict__.update(offline=offline, history=history, recent=recent, swipes=swipes, vector=vector,
+                             elapsed=elapsed)
+        return view
+
     @property
     def n_swipes(self) -> int:
         return len(self.swipes[0])
@@ -109,6 +119,22 @@ class UserView:
                       self.recent[1].tolist() + self.swipes[1].tolist())
             object.__setattr__(self, "_sequence_lists", cached)
         return cached
+
+
+def sequences(views: Sequence[UserView]) -> list[Interactions]:
+    """``view.sequence()`` of each view; those not yet computed come from one concatenation of
+    all their parts, as read-only slices of it (two numpy calls per batch, not per user)."""
+    todo = [v for v in views if "_sequence" not in v.__dict__]
+    if len(todo) > 1:
+        movies = np.concatenate([a for v in todo for a in (v.recent[0], v.swipes[0])]).astype(np.int64, copy=False)
+        prefs = np.concatenate([a for v in todo for a in (v.recent[1], v.swipes[1])]).astype(np.int8, copy=False)
+        movies.flags.writeable = prefs.flags.writeable = False
+        start = 0
+        for v in todo:
+            end = start + len(v.recent[0]) + len(v.swipes[0])
+            object.__setattr__(v, "_sequence", (movies[start:end], prefs[start:end]))
+            start = end
+    return [v.sequence() for v in views]
 
 
 class UpdateRule(Protocol):
@@ -256,7 +282,7 @@ class Recency(Rule):
         out: list[FloatArray | None] = [u.offline for u in users]
         solve = [i for i, u in enumerate(users) if u.n_swipes and self.warm(u)]
         if len(solve) > SOLVE_ONE_BY_ONE:  # the batched (Woodbury) solve
-            vectors = self.recency.solve_many([users[i].offline for i in solve], [users[i].sequence() for i in solve])
+            vectors = self.recency.solve_many([users[i].offline for i in solve], sequences([users[i] for i in solve]))
             for row, i in enumerate(solve):
                 out[i] = vectors[row]
         else:  # a few users: the one-user solve each (fewer numpy calls than the batched one)
@@ -280,7 +306,7 @@ class _WithOverlay(Rule):
         if self.neighbours is None:
             return None
         few = len(users) <= FEW_USERS  # read as lists, shared with the one-user solve
-        return self.neighbours.scores([u.sequence_lists() if few else u.sequence() for u in users])
+        return self.neighbours.scores([u.sequence_lists() for u in users] if few else sequences(users))
 
 
 @register

@@ -71,6 +71,19 @@ class UserState:
     model_version: str = ""
     strategy: str = ""
 
+    @classmethod
+    def of(cls, user_id: int, vector: npt.NDArray[np.float32] | None, movies: npt.NDArray[np.int64],
+            preferences: npt.NDArray[np.int8], last_event_at: float, event_ids: tuple[str, ...], n_events: int,
+            model_version: str, strategy: str) -> UserState:
+        """``UserState(...)`` of all nine fields, without the dataclass ``__init__``: a frozen one
+        sets each field through ``object.__setattr__`` (~1.5 µs for nine, ~0.5 µs this way), and
+        the worker builds a state per swipe."""
+        state = object.__new__(cls)
+        state.__dict__.update(user_id=user_id, vector=vector, movies=movies, preferences=preferences,
+                              last_event_at=last_event_at, event_ids=event_ids, n_events=n_events,
+                              model_version=model_version, strategy=strategy)
+        return state
+
     def has_seen_event(self, event_id: str | None) -> bool:
         return event_id is not None and event_id in self.event_ids
 
@@ -81,9 +94,9 @@ class UserState:
         """A new state with one more swipe (bounded histories drop their oldest entries)."""
         keep = MAX_SWIPES - 1  # the newest keep, then the new swipe
         ids = (self.event_ids + ((event_id,) if event_id else ()))[-MAX_EVENT_IDS:]
-        return UserState(self.user_id, vector, _appended(self.movies, movie, np.int64, keep),
-                         _appended(self.preferences, preference, np.int8, keep),
-                         max(self.last_event_at, occurred_at), ids, self.n_events + 1, model_version, strategy)
+        return UserState.of(self.user_id, vector, _appended(self.movies, movie, np.int64, keep),
+                             _appended(self.preferences, preference, np.int8, keep),
+                             max(self.last_event_at, occurred_at), ids, self.n_events + 1, model_version, strategy)
 
     def to_bytes(self) -> bytes:
         """Format-2 JSON bytes (see the module docstring)."""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from online.rules import STRATEGIES, ModelContext, UserView, make_rule
+from online.rules import STRATEGIES, ModelContext, UserView, make_rule, sequences
 from online.settings import DEFAULT_STRATEGY, OnlineSettings
 from schemas.events import Strategy
 
@@ -63,3 +63,40 @@ def test_settings_travel_to_a_worker_through_its_environment(monkeypatch: pytest
     for name, value in sent.as_env().items():
         monkeypatch.setenv(f"MOVIEREC_{name}", value)
     assert StreamSettings().online() == sent
+
+
+def _view(rng: np.random.Generator, n_recent: int, n_swipes: int) -> UserView:
+    def part(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return rng.integers(0, 1000, n).astype(np.int64), rng.choice(np.array([-2, -1, 1, 2], np.int8), n)
+
+    return UserView.of(rng.standard_normal(4).astype(np.float32), part(3), part(n_recent), part(n_swipes), None, 0.0)
+
+
+def test_a_batchs_sequences_are_each_views_own_and_read_only() -> None:
+    rng = np.random.default_rng(0)
+    views = [_view(rng, r, s) for r, s in ((0, 1), (5, 0), (3, 4), (0, 0), (7, 2))]
+    cached = views[2].sequence()  # computed before: kept as it is
+    got = sequences(views)
+    assert got[2] is cached
+    for v, (movies, prefs) in zip(views, got):
+        assert movies.tolist() == v.recent[0].tolist() + v.swipes[0].tolist()
+        assert prefs.tolist() == v.recent[1].tolist() + v.swipes[1].tolist()
+        assert movies.dtype == np.int64 and prefs.dtype == np.int8
+        assert v.sequence() is v.__dict__["_sequence"] and v.sequence()[0] is movies
+    with pytest.raises(ValueError, match="read-only"):
+        got[0][0][0] = 1  # slices of one array: a write would change a neighbour's sequence
+
+
+def test_the_fast_constructors_equal_the_dataclass_ones() -> None:
+    from online.state import UserState
+
+    rng = np.random.default_rng(1)
+    v = _view(rng, 2, 3)
+    assert v == UserView(v.offline, v.history, v.recent, v.swipes, None, 0.0)
+    a = UserState(7, None, np.array([3, 4]), np.array([1, -2], np.int8), 5.0, ("e",), 2, "m", "recency")
+    b = UserState.of(7, None, a.movies, a.preferences, 5.0, ("e",), 2, "m", "recency")
+    assert (a.user_id, a.vector, a.last_event_at, a.event_ids, a.n_events, a.model_version, a.strategy) == \
+        (b.user_id, b.vector, b.last_event_at, b.event_ids, b.n_events, b.model_version, b.strategy)
+    assert b.to_bytes() == a.to_bytes() and UserState.from_bytes(b.to_bytes()).to_bytes() == a.to_bytes()
+    with pytest.raises(AttributeError):
+        b.n_events = 3  # still frozen
