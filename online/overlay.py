@@ -137,13 +137,16 @@ def seed_weights_many(recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], dec
     liked = pref > 0
     user, movie, age = user[liked], movie[liked], age[liked]
     # each (user, movie) once, at its newest like: sorted by user, movie, age (one int64 key: a
-    # third of lexsort's time), the first of a run
+    # third of lexsort's time), the first of a run. The keys are distinct (an age is one entry
+    # of its user), so the sort need not be stable: numpy's default (SIMD on x86) takes ~half
+    # the time of the stable one on these blocks of random movies
     span, n_movies = int(lengths.max()), int(movie.max(initial=0)) + 1
-    order = np.argsort((user * n_movies + movie) * span + age, kind="stable")
+    order = np.argsort((user * n_movies + movie) * span + age)
     user, movie, age = user[order], movie[order], age[order]
     first = np.r_[True, (user[1:] != user[:-1]) | (movie[1:] != movie[:-1])][:len(user)]
     user, movie, age = user[first], movie[first], age[first]
-    # per user, newest first, at most max_seeds
+    # per user, newest first, at most max_seeds (stable: these keys come in descending runs,
+    # which the stable sort takes in one pass)
     order = np.argsort(user * span + age, kind="stable")
     user, movie, age = user[order], movie[order], age[order]
     counts = np.bincount(user, minlength=len(recent))
