@@ -172,6 +172,7 @@ _LIST_FRAMES: dict[tuple[object, ...], tuple[bytes, bytes] | None] = {}
 """(model_version, strategy, variant, generated_at) -> the bytes around a list's cause_event_id,
 or None where the contract refuses those values (a batch's lists share all four)."""
 _MAX_FRAMES = 64
+_UNKNOWN = object()
 
 
 def _rank_tails(n: int) -> list[bytes]:
@@ -188,10 +189,11 @@ def _list_frame(model_version: object, strategy: object, variant: object,
     value serialised by ``to_json`` as in ``RankedList._fields``; None if the contract refuses one."""
     key = (model_version, strategy, variant, generated_at)
     try:
-        if key in _LIST_FRAMES:
-            return _LIST_FRAMES[key]
+        known = _LIST_FRAMES.get(key, _UNKNOWN)  # one look-up: another thread may clear the dict
     except TypeError:  # an unhashable value: the model's path says what is wrong with it
         return None
+    if known is not _UNKNOWN:
+        return known  # type: ignore[return-value]
     frame = None
     if (type(model_version) is str and len(model_version) > 0 and strategy in _STRATEGIES
             and (variant is None or type(variant) is str) and isinstance(generated_at, datetime)
