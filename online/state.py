@@ -73,8 +73,8 @@ class UserState:
 
     @classmethod
     def of(cls, user_id: int, vector: npt.NDArray[np.float32] | None, movies: npt.NDArray[np.int64],
-            preferences: npt.NDArray[np.int8], last_event_at: float, event_ids: tuple[str, ...], n_events: int,
-            model_version: str, strategy: str) -> UserState:
+           preferences: npt.NDArray[np.int8], last_event_at: float, event_ids: tuple[str, ...], n_events: int,
+           model_version: str, strategy: str) -> UserState:
         """``UserState(...)`` of all nine fields, without the dataclass ``__init__``: a frozen one
         sets each field through ``object.__setattr__`` (~1.5 µs for nine, ~0.5 µs this way), and
         the worker builds a state per swipe."""
