@@ -17,7 +17,10 @@ per strategy, each event a different user (the 64 in turn) where the other metho
 the first users; a block's cost is the median of its events and the extra is the median of
 the differences of adjacent blocks. BLAS on --blas-threads (the worker pins it to 1).
 
-    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blocks 60] [--blas-threads 1] [--seed 0] [--json bench/out/strategies.json]
+    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blocks 60] [--blas-threads 1] [--seed 0] [--window W] [--seeds S] [--json bench/out/strategies.json]
+
+--window and --seeds set the recency window and the overlay's seeds of every strategy (their
+defaults: ``online.settings``).
 """
 from __future__ import annotations
 
@@ -77,10 +80,14 @@ def synthetic(rng: np.random.Generator) -> dict[str, object]:
             "genres": genres, "neighbours": rows, "recent": recent}
 
 
-def recommender(parts: dict[str, object], strategy: str) -> Recommender:
+def recommender(parts: dict[str, object], strategy: str, knobs: dict[str, dict[str, object]] | None = None
+                ) -> Recommender:
+    """The model behind ``strategy``, with ``knobs`` (e.g. {"recency": {"window": 20}}) over the
+    default settings."""
+    online = OnlineSettings.model_validate({**OnlineSettings().model_dump(), **(knobs or {}), "strategy": strategy})
     return Recommender(parts["item"], parts["user"], IdMap(np.arange(1, N_USERS + 1)),  # type: ignore[arg-type]
                        IdMap(np.arange(1, N_MOVIES + 1)), parts["history"], parts["popularity"],  # type: ignore[arg-type]
-                       parts["genres"], 100.0, 15.0, online=OnlineSettings(strategy=strategy),  # type: ignore[arg-type]
+                       parts["genres"], 100.0, 15.0, online=online,  # type: ignore[arg-type]
                        model_version="bench", neighbours=parts["neighbours"], recent=parts["recent"])  # type: ignore[arg-type]
 
 
@@ -156,19 +163,24 @@ def main() -> None:
                         help="also time the default against static in this many alternating blocks of 50 consecutive "
                              "events per strategy, each event a different user (fewer for batches: blocks / size, "
                              "at least 6)")
+    parser.add_argument("--window", type=int, default=None, help="recency window (default: the settings')")
+    parser.add_argument("--seeds", type=int, default=None, help="overlay seeds (default: the settings')")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     if any(not 1 < size < args.batch for size in sizes):
         parser.error(f"--sizes must lie between 2 and --batch - 1 ({args.batch - 1})")
     rng = np.random.default_rng(args.seed)
+    defaults = OnlineSettings()
+    knobs = {"recency": {**defaults.recency.model_dump(), **({"window": args.window} if args.window else {})},
+             "overlay": {**defaults.overlay.model_dump(), **({"seeds": args.seeds} if args.seeds else {})}}
     parts = synthetic(rng)
     users = rng.choice(N_USERS, size=args.batch, replace=False) + 1
     swipe_movies = rng.integers(1, N_MOVIES + 1, size=(args.batch, SWIPES + 1))
     cases = {}
     with threadpool_limits(args.blas_threads, "blas"):
         for strategy in STRATEGIES:
-            rec = recommender(parts, strategy)
+            rec = recommender(parts, strategy, knobs)
             states = []
             for u, movies in zip(users, swipe_movies):
                 s = rec.new_state(int(u))
