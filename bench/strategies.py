@@ -83,8 +83,8 @@ def synthetic(rng: np.random.Generator) -> dict[str, object]:
 def recommender(parts: dict[str, object], strategy: str, knobs: dict[str, dict[str, object]] | None = None
                 ) -> Recommender:
     """The model behind ``strategy``, with ``knobs`` (e.g. {"recency": {"window": 20}}) over the
-    default settings."""
-    online = OnlineSettings.model_validate({**OnlineSettings().model_dump(), **(knobs or {}), "strategy": strategy})
+    default settings (pydantic fills a nested model's other fields with their defaults)."""
+    online = OnlineSettings.model_validate({**(knobs or {}), "strategy": strategy})
     return Recommender(parts["item"], parts["user"], IdMap(np.arange(1, N_USERS + 1)),  # type: ignore[arg-type]
                        IdMap(np.arange(1, N_MOVIES + 1)), parts["history"], parts["popularity"],  # type: ignore[arg-type]
                        parts["genres"], 100.0, 15.0, online=online,  # type: ignore[arg-type]
@@ -149,6 +149,16 @@ def blocked_extra(cases: dict[str, tuple[Callable[..., None], ...]], strategy: s
     return out
 
 
+def against_static(results: dict[int, dict[str, float]], how: str) -> None:
+    """Print ``paired_extra``'s or ``blocked_extra``'s table (nothing when it did not run)."""
+    if not results:
+        return
+    print(f"\n{DEFAULT_STRATEGY} (the default) against static, {how}: median per-event CPU us")
+    print(f"{'batch':>6}{'static':>10}{'default':>10}{'extra':>10}")
+    for size, r in results.items():
+        print(f"{size:>6}{r['static_us']:10.1f}{r['default_us']:10.1f}{r['extra_us']:+10.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blas-threads", type=int, default=1)
@@ -171,9 +181,8 @@ def main() -> None:
     if any(not 1 < size < args.batch for size in sizes):
         parser.error(f"--sizes must lie between 2 and --batch - 1 ({args.batch - 1})")
     rng = np.random.default_rng(args.seed)
-    defaults = OnlineSettings()
-    knobs = {"recency": {**defaults.recency.model_dump(), **({"window": args.window} if args.window else {})},
-             "overlay": {**defaults.overlay.model_dump(), **({"seeds": args.seeds} if args.seeds else {})}}
+    knobs = {"recency": {"window": args.window} if args.window else {},
+             "overlay": {"seeds": args.seeds} if args.seeds else {}}
     parts = synthetic(rng)
     users = rng.choice(N_USERS, size=args.batch, replace=False) + 1
     swipe_movies = rng.integers(1, N_MOVIES + 1, size=(args.batch, SWIPES + 1))
@@ -240,18 +249,8 @@ def main() -> None:
         for r in rows:
             print(f"{r['strategy']:<20}" + "".join(
                 f"{r['by_size'][str(k)]['event_us']:12.1f}{r['by_size'][str(k)]['over_static_us']:+10.1f}" for k in sizes))
-    if paired:
-        print(f"\n{DEFAULT_STRATEGY} (the default) against static, {args.pairs} alternating pairs per size: "
-              "median per-event CPU us")
-        print(f"{'batch':>6}{'static':>10}{'default':>10}{'extra':>10}")
-        for size, r in paired.items():
-            print(f"{size:>6}{r['static_us']:10.1f}{r['default_us']:10.1f}{r['extra_us']:+10.1f}")
-    if blocked:
-        print(f"\n{DEFAULT_STRATEGY} (the default) against static, alternating blocks of 50 consecutive events per "
-              "strategy, each a different user: median per-event CPU us")
-        print(f"{'batch':>6}{'static':>10}{'default':>10}{'extra':>10}{'blocks':>8}")
-        for size, r in blocked.items():
-            print(f"{size:>6}{r['static_us']:10.1f}{r['default_us']:10.1f}{r['extra_us']:+10.1f}{r['blocks']:>8}")
+    against_static(paired, f"{args.pairs} alternating pairs per size")
+    against_static(blocked, "alternating blocks of 50 consecutive events per strategy, each a different user")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "batch": args.batch, "seed": args.seed, "rounds": args.rounds,
