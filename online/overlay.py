@@ -169,6 +169,13 @@ class RowAdditions:
     values: FloatArray
     shape: tuple[int, int]
 
+    @classmethod
+    def of(cls, flat: npt.NDArray[np.intp], values: FloatArray, shape: tuple[int, int]) -> RowAdditions:
+        """``RowAdditions(...)`` without the frozen dataclass ``__init__`` (one per batch)."""
+        out = object.__new__(cls)
+        out.__dict__.update(flat=flat, values=values, shape=shape)
+        return out
+
     def add_to(self, dense: FloatArray) -> FloatArray:
         """``dense += self`` in place for a C-contiguous (b, n_movies) float32 array."""
         if dense.shape != self.shape or not dense.flags.c_contiguous:  # a copy's flat view would lose them
@@ -239,9 +246,12 @@ class NeighbourOverlay:
         cols, vals = self._padded
         if len(recent) <= FEW_USERS:  # seeds found in Python: fewer numpy calls
             seeds = [_newest_likes(int_list(m), int_list(p), self.max_seeds) for m, p in recent]
-            j = np.array([m for s in seeds for m in s], dtype=np.intp)
             ages = [age for s in seeds for age in s.values()]
-            w = self._weights(max(ages, default=0)).take(np.array(ages, dtype=np.intp))
+            if ages:  # the gathers take the lists as they are (one numpy call each, not two)
+                j: npt.ArrayLike = [m for s in seeds for m in s]
+                w = self._weights(max(ages)).take(ages)
+            else:
+                j, w = np.zeros(0, np.intp), np.zeros(0, np.float32)
             offsets = [row * n for row, s in enumerate(seeds) for _ in s] if len(recent) > 1 else None
         else:
             per_user, j, w64 = seed_weights_many(recent, self.decay, self.max_seeds)  # (m,) seed movies, user by user
@@ -252,4 +262,4 @@ class NeighbourOverlay:
         flat = cols.take(j, 0)  # (m, K)
         if offsets is not None:
             flat += np.asarray(offsets, dtype=np.intp)[:, None]
-        return RowAdditions(flat.ravel(), data.ravel(), (len(recent), n))
+        return RowAdditions.of(flat.ravel(), data.ravel(), (len(recent), n))

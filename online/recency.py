@@ -122,17 +122,19 @@ class RecencyFoldIn:
             raise ValueError("preferences must be in {-2, -1, 1, 2}")
         if n and (min(movies) < 0 or max(movies) >= len(self.item_factors)):
             raise IndexError(f"movie index outside 0..{len(self.item_factors) - 1}")
-        rows, conf_table, positive, slots = self._tables
+        rows, conf_table, positive = self._tables
         if len(set(movies)) < n:  # a movie seen twice counts once, at its newest position
             keep = sorted(dict(zip(movies, range(n))).values())
-            movies, prefs, slots = [movies[i] for i in keep], [prefs[i] for i in keep], slots[keep] + (w - n)
+            movies, prefs, slots = [movies[i] for i in keep], [prefs[i] for i in keep], [i + w - n for i in keep]
         else:
-            slots = slots[w - n:]  # slot w - 1 is the newest
-        pref = np.array(prefs, dtype=np.intp)  # the tables' rows: preference -2, -1 wrap to rows 3, 4
-        if 0 < len(movies) < self.item_factors.shape[1] and (positive is None or positive[pref, slots].all()):
-            return self._woodbury(offline, movies, rows[:, pref, slots])
+            slots = range(w - n, w)  # slot w - 1 is the newest
+        # the tables' cells: preference -2, -1 wrap to rows 3, 4 of (5, window), read flat
+        cells = [p % 5 * w + slot for p, slot in zip(prefs, slots)]
+        if 0 < len(movies) < self.item_factors.shape[1] and (positive is None or all(positive[c] for c in cells)):
+            return self._woodbury(offline, movies, rows.take(cells, 1))
+        pref = np.array(prefs, dtype=np.intp)
         idx = np.array(movies, dtype=np.int64)
-        conf = conf_table[pref, slots]  # (n,) float32 c_s
+        conf = conf_table.take(cells)  # (n,) float32 c_s
         y_s = self.item_factors[idx]  # (n, k) float32
         rhs = ((conf * (pref > 0)) @ y_s).astype(np.float64)  # (k,) Ys^T C_s p_s
         if offline is not None:
@@ -145,12 +147,11 @@ class RecencyFoldIn:
         return x.astype(np.float32)
 
     @property
-    def _tables(self) -> tuple[npt.NDArray[np.float64], FloatArray, npt.NDArray[np.bool_] | None,
-                               npt.NDArray[np.intp]]:
-        """Per (preference, window slot), rows indexed by the preference (-2, -1: rows 3, 4; row
-        0 unused), slot window - 1 the newest, once: (2, 5, window) float64 D^-1 = 1 / (c_s - 1)
-        and D^-1 c_s p_s, (5, window) float32 c_s, the flags c_s > 1 (None when every valid
-        preference has c_s > 1 in every slot) and (window,) the slots."""
+    def _tables(self) -> tuple[npt.NDArray[np.float64], FloatArray, list[bool] | None]:
+        """Per (preference, window slot), read flat at cell ``(preference mod 5) * window + slot``
+        (-2, -1: rows 3, 4; row 0 unused; slot window - 1 the newest), once: (2, 5 window)
+        float64 D^-1 = 1 / (c_s - 1) and D^-1 c_s p_s, (5 window) float32 c_s, the flags
+        c_s > 1 as a list (None when every valid preference has c_s > 1 in every slot)."""
         cached = self.__dict__.get("_table_cache")
         if cached is None:
             pref = np.array([0, 1, 2, -2, -1], dtype=np.float32)[:, None]  # row r: preference r (mod 5)
@@ -159,7 +160,7 @@ class RecencyFoldIn:
             positive = extra > 0
             d_inv = np.where(positive, 1.0 / np.where(positive, extra, 1.0), 0.0)  # float32 1 / (c_s - 1)
             rows = np.stack((d_inv, d_inv * np.where(pref > 0, conf, 0.0))).astype(np.float64)
-            cached = (rows, conf, None if positive[1:].all() else positive, np.arange(self.window))
+            cached = (rows.reshape(2, -1), conf.ravel(), None if positive[1:].all() else positive.ravel().tolist())
             object.__setattr__(self, "_table_cache", cached)
         return cached
 
@@ -174,11 +175,11 @@ class RecencyFoldIn:
         """
         yz0, anchored_inv = self._joined
         k = self.item_factors.shape[1]
-        yz = yz0.take(np.array(movies, dtype=np.intp), 0)  # (n, 2k) float32 rows of [Y | Z], one gather
+        yz = yz0.take(movies, 0)  # (n, 2k) float32 rows of [Y | Z], one gather
         ys, zs = yz[:, :k], yz[:, k:]
         d_inv, rhs = rows
         small = (ys @ zs.T).astype(np.float64)  # (n, n) Ys G^-1 Ys^T, symmetric
-        small.flat[:: len(movies) + 1] += d_inv  # + D^-1
+        small.reshape(-1)[:: len(movies) + 1] += d_inv  # + D^-1 (a view of the diagonal)
         if offline is not None:
             h = np.asarray(offline, dtype=np.float32) @ anchored_inv  # (k,) float32
             rhs -= ys @ h
