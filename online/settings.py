@@ -7,9 +7,12 @@ and ``with_tuned`` lays them under whatever was set explicitly. Each strategy's 
 nested model; adding a strategy adds its settings here and its class in ``online.rules``.
 
 The defaults are the winners of ``movierec replay tune`` on ml-latest-small's val replay
-(BENCHMARKS.md section 5). ``blend.swipes`` comes from the new-user replay's val half: the
-longest blend within one standard error of the best there (every blend from 0 to 30 swipes
-is), the one that keeps a new user's list in the genres they swiped.
+(BENCHMARKS.md section 5), except ``recency.window`` and ``overlay.seeds``: the smaller
+pair within one standard error of the winner on val (20 and 10 against 30 and 20), which
+keeps the default strategy's extra cost per event under 0.1 ms. ``blend.swipes`` comes
+from the new-user replay's val half: the longest blend within one standard error of the best
+there (every blend from 0 to 30 swipes is), the one that keeps a new user's list in the
+genres they swiped.
 """
 from __future__ import annotations
 
@@ -47,8 +50,9 @@ class RecencySettings(_Knobs):
     """Confidence of the newest interaction as a multiple of history's."""
     decay: float = Field(0.8, gt=0, le=1)
     """Factor on the extra confidence per later interaction."""
-    window: int = Field(30, ge=1)
-    """Newest interactions solved for (history tail + swipes)."""
+    window: int = Field(20, ge=1)
+    """Newest interactions solved for (history tail + swipes). 20, not the tuner's 30: within
+    one standard error of it on val at a fifth less per event (BENCHMARKS.md section 5)."""
 
 
 class OverlaySettings(_Knobs):
@@ -58,8 +62,8 @@ class OverlaySettings(_Knobs):
     """Weight of the neighbours of recent liked movies against the standardised base score."""
     decay: float = Field(0.8, gt=0, le=1)
     """Seed weight factor per later interaction."""
-    seeds: int = Field(20, ge=1)
-    """Newest liked movies whose neighbours are lifted."""
+    seeds: int = Field(10, ge=1)
+    """Newest liked movies whose neighbours are lifted. 10, not the tuner's 20: see ``window``."""
 
 
 class BlendSettings(_Knobs):

@@ -174,3 +174,18 @@ def test_new_user_replay_and_responsiveness_in_the_report(art: ArtifactVersion, 
     metrics = json.loads(files["metrics"].read_text())
     assert metrics["recency_neighbours"]["new_users/ndcg@10"] == pytest.approx(nu["recency_neighbours"]["ndcg@10"])
     assert "new_users.png" in files["markdown"].read_text()
+
+
+@pytest.mark.slow
+def test_the_default_strategy_wins_the_whole_test_replay_by_the_issue_margin(art: ArtifactVersion,
+                                                                             small_artifacts: Path) -> None:
+    """Issue 10's must-show on the whole test split with default settings: the best online
+    strategy reaches NDCG@10 >= 0.060 and >= 2.4x static, and the worker's default is that one."""
+    from online.settings import DEFAULT_STRATEGY
+    from replay.params import WORKER_STRATEGIES
+
+    cfg = ReplayConfig("test", tuple(WORKER_STRATEGIES), OnlineSettings())
+    ndcg = {name: o.metrics["ndcg@10"] for name, o in Replayer(art, small_artifacts, cfg).run().strategies.items()}
+    best = max((s for s in ndcg if s != "static"), key=ndcg.__getitem__)
+    assert best == DEFAULT_STRATEGY, ndcg
+    assert ndcg[best] >= 0.060 and ndcg[best] >= 2.4 * ndcg["static"], ndcg
