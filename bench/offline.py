@@ -11,7 +11,9 @@ and reuses it afterwards; its generation time is reported apart from the pipelin
 The pipeline (``offline.pipeline.run_pipeline``) runs in this process into a temporary
 artifacts folder. Prints one row per stage (wall and CPU seconds, share, rows in/out, peak
 RSS so far and within the stage), the total, ALS's share and the check against the targets:
-total under 5 minutes, peak under 8 GB, the stages other than ALS training under a quarter.
+total under 5 minutes, peak under 8 GB, the stages other than training under a quarter, that
+last one counted both with ALS alone as training and with every stage that fits a model (ALS,
+the baselines, the item-neighbour rows) as training.
 CPU seconds count every thread; with the load average they tell contention from work.
 """
 from __future__ import annotations
@@ -90,16 +92,28 @@ def stage_table(stages: list[dict[str, Any]], wall: float) -> str:
     return "\n".join(lines)
 
 
+FITTING_STAGES = ("train_als", "baselines", "neighbours")
+"""The stages that train a model: ALS, the baselines (popularity, content, SVD) and the
+item-neighbour rows of the online overlay."""
+
+
 def check_targets(stages: list[dict[str, Any]], wall: float) -> dict[str, Any]:
-    """The three targets: total seconds, peak memory, share of everything but ALS training."""
+    """The three targets: total seconds, peak memory, and the share of the stages other than
+    training, counted two ways: everything but ALS (this bench's reading until issue 10 added
+    a second trained model), and everything but the stages that fit a model (``FITTING_STAGES``)."""
     als = sum(s["seconds"] for s in stages if s["name"] == "train_als")
+    fitting = sum(s["seconds"] for s in stages if s["name"] in FITTING_STAGES)
     peak = max(s["peak_rss_mb"] for s in stages)
     other_share = (wall - als) / wall if wall > 0 else 0.0
+    unfitted_share = (wall - fitting) / wall if wall > 0 else 0.0
     return {
         "total_seconds": round(wall, 2), "als_seconds": round(als, 2), "als_share": round(als / wall, 4),
         "other_seconds": round(wall - als, 2), "other_share": round(other_share, 4), "peak_rss_mib": round(peak),
+        "fitting_seconds": round(fitting, 2), "not_fitting_seconds": round(wall - fitting, 2),
+        "not_fitting_share": round(unfitted_share, 4),
         "total_ok": wall < TARGET_SECONDS, "peak_ok": peak < TARGET_PEAK_MIB,
         "other_share_ok": other_share < TARGET_OTHER_SHARE,
+        "not_fitting_share_ok": unfitted_share < TARGET_OTHER_SHARE,
     }
 
 
@@ -156,7 +170,9 @@ def main() -> None:
     verdict = {True: "OK", False: "MISSED"}
     print(f"targets: total {wall:.1f} s < {TARGET_SECONDS:.0f} s: {verdict[targets['total_ok']]}; "
           f"peak {targets['peak_rss_mib']} MiB < {TARGET_PEAK_MIB:.0f} MiB: {verdict[targets['peak_ok']]}; "
-          f"non-ALS share < {TARGET_OTHER_SHARE:.0%}: {verdict[targets['other_share_ok']]}")
+          f"non-ALS share < {TARGET_OTHER_SHARE:.0%}: {verdict[targets['other_share_ok']]}; "
+          f"share of the stages that fit no model ({targets['not_fitting_seconds']:.1f} s = "
+          f"{targets['not_fitting_share']:.1%}) < {TARGET_OTHER_SHARE:.0%}: {verdict[targets['not_fitting_share_ok']]}")
     print(f"load average (1, 5, 15 min) before {load_before}, after {load_after}: other processes share "
           f"the {os.cpu_count()} cores when it is above ~2 (compare wall and CPU seconds)")
     summary = metric_summary(result.metrics)
