@@ -68,11 +68,12 @@ class ItemMoments:
         the first: the constant is added to the few scores kept, not to every movie."""
         if isinstance(users, np.ndarray) and users.ndim == 1 and users.dtype == np.float32:
             # one user's (k,) vector: mean and sd as Python floats (a third of the numpy calls)
-            u64 = users.astype(np.float64)
-            joint = u64 @ self._joint  # (k + 1,) cov u, mean.u
-            var, mean = float(joint[:-1] @ u64), float(joint[-1])
+            # float32 u against the float64 tables: numpy casts u exactly, inside each product
+            joint = users @ self._joint  # (k + 1,) float64 cov u, mean.u
+            var, mean = float(joint[:-1] @ users), joint.item(-1)
             inv = 1.0 / math.sqrt(var) if var > 0 else 0.0
-            return dot_scores((users * np.float32(inv))[None, :], item_factors), np.array([-mean * inv], np.float32)
+            # (a Python float times a float32 array is float32: NEP 50)
+            return dot_scores((users * inv)[None, :], item_factors), np.array([-mean * inv], np.float32)
         u = np.atleast_2d(np.asarray(users, dtype=np.float64))
         mu = u @ self.mean  # (b,) mean over the catalogue of u . y
         sd = np.sqrt(np.maximum(((u @ self.cov) * u).sum(axis=1), 0.0))  # (b,) its standard deviation
@@ -224,12 +225,13 @@ class NeighbourOverlay:
         return cached
 
     def _weights(self, oldest: int) -> FloatArray:
-        """(>= oldest + 1,) float32 seed weights ``beta * decay^age`` by age, computed once (and
-        again, longer, for an older seed)."""
+        """(>= oldest + 1, 1) float32 seed weights ``beta * decay^age`` by age, a column (a
+        gather of its rows scales the seeds' rows as it is), computed once (and again, longer,
+        for an older seed)."""
         cached = self.__dict__.get("_weight_cache")
         if cached is None or len(cached) <= oldest:
             ages = np.arange(max(2 * (oldest + 1), 256), dtype=np.float64)
-            cached = (self.decay ** ages * self.beta).astype(np.float32)
+            cached = (self.decay ** ages * self.beta).astype(np.float32)[:, None]
             object.__setattr__(self, "_weight_cache", cached)
         return cached
 
@@ -249,15 +251,15 @@ class NeighbourOverlay:
             ages = [age for s in seeds for age in s.values()]
             if ages:  # the gathers take the lists as they are (one numpy call each, not two)
                 j: npt.ArrayLike = [m for s in seeds for m in s]
-                w = self._weights(max(ages)).take(ages)
+                w = self._weights(max(ages)).take(ages, 0)  # (m, 1)
             else:
-                j, w = np.zeros(0, np.intp), np.zeros(0, np.float32)
+                j, w = np.zeros(0, np.intp), np.zeros((0, 1), np.float32)
             offsets = [row * n for row, s in enumerate(seeds) for _ in s] if len(recent) > 1 else None
         else:
             per_user, j, w64 = seed_weights_many(recent, self.decay, self.max_seeds)  # (m,) seed movies, user by user
-            w = (w64 * self.beta).astype(np.float32)
+            w = (w64 * self.beta).astype(np.float32)[:, None]
             offsets = np.repeat(np.arange(len(recent), dtype=np.intp) * n, per_user)
-        data = vals.take(j, 0) * w[:, None]  # (m, K) beta w_j S[j, m]
+        data = vals.take(j, 0) * w  # (m, K) beta w_j S[j, m]
         # each entry at row * n + movie of its user's row; a movie near two seeds appears twice (summed)
         flat = cols.take(j, 0)  # (m, K)
         if offsets is not None:

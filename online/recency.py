@@ -178,14 +178,16 @@ class RecencyFoldIn:
         yz = yz0.take(movies, 0)  # (n, 2k) float32 rows of [Y | Z], one gather
         ys, zs = yz[:, :k], yz[:, k:]
         d_inv, rhs = rows
-        small = (ys @ zs.T).astype(np.float64)  # (n, n) Ys G^-1 Ys^T, symmetric
-        small.reshape(-1)[:: len(movies) + 1] += d_inv  # + D^-1 (a view of the diagonal)
+        # (n, n) Ys G^-1 Ys^T, symmetric up to rounding; in the Fortran order LAPACK reads (no copy)
+        small = (ys @ zs.T).astype(np.float64, order="F")
+        small.ravel("K")[:: len(movies) + 1] += d_inv  # + D^-1 (a view of the diagonal)
         if offline is not None:
-            h = np.asarray(offline, dtype=np.float32) @ anchored_inv  # (k,) float32
+            x0 = offline if type(offline) is np.ndarray and offline.dtype == np.float32 else \
+                np.asarray(offline, dtype=np.float32)
+            h = x0 @ anchored_inv  # (k,) float32
             rhs -= ys @ h
-        # s = (D^-1 + Ys G^-1 Ys^T)^-1 (D^-1 l - Ys h)   (Cholesky, posv; the transpose is in the
-        # Fortran order LAPACK reads, no copy, and its upper triangle is the lower one of small)
-        _, s, info = lapack.dposv(small.T, rhs, lower=0, overwrite_a=1, overwrite_b=1)
+        # s = (D^-1 + Ys G^-1 Ys^T)^-1 (D^-1 l - Ys h)   (Cholesky, posv, from the lower triangle)
+        _, s, info = lapack.dposv(small, rhs, lower=1, overwrite_a=1, overwrite_b=1)
         if info != 0:
             raise LinAlgError(f"posv failed (info={info})")
         x = s.astype(np.float32) @ zs  # x = h + Zs^T s
