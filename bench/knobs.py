@@ -71,13 +71,7 @@ def cost(settings: list[str], events: int, batch: int, seed: int) -> None:
         for name in ["static", *settings]:
             rec = model.recommender(parts, "static") if name == "static" else \
                 model.recommender(parts, STRATEGY, knobs(name))
-            states = []
-            for u, movies in zip(users, swipe_movies):
-                st = rec.new_state(int(u))
-                for i, m in enumerate(movies[:model.SWIPES]):
-                    st = rec.apply(st, int(m), 2 if i % 3 else -1, 1.7e9 + 60 * i)
-                states.append(st)
-            last = [int(m) for m in swipe_movies[:, model.SWIPES]]
+            states, last = model.swiped_states(rec, users, swipe_movies)
 
             def run(start: int, rec=rec, states=states, last=last) -> None:  # type: ignore[no-untyped-def]
                 who = [(start + i) % 64 for i in range(batch)]

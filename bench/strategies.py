@@ -91,6 +91,18 @@ def recommender(parts: dict[str, object], strategy: str, knobs: dict[str, dict[s
                        model_version="bench", neighbours=parts["neighbours"], recent=parts["recent"])  # type: ignore[arg-type]
 
 
+def swiped_states(rec: Recommender, users: np.ndarray, swipe_movies: np.ndarray) -> tuple[list, list[int]]:
+    """Each user's state after ``SWIPES`` swipes of the movies in their row of ``swipe_movies``
+    (every third a dislike, a minute apart), and the movie of their next swipe (the row's last)."""
+    states = []
+    for u, movies in zip(users, swipe_movies):
+        s = rec.new_state(int(u))
+        for i, m in enumerate(movies[:SWIPES]):
+            s = rec.apply(s, int(m), 2 if i % 3 else -1, 1.7e9 + 60 * i)
+        states.append(s)
+    return states, [int(m) for m in swipe_movies[:, SWIPES]]
+
+
 def paired_extra(cases: dict[str, tuple[Callable[..., None], ...]], strategy: str, sizes: list[int],
                  pairs: int) -> dict[int, dict[str, float]]:
     """Per batch size, ``strategy``'s extra CPU time per event over static as the median of
@@ -190,13 +202,7 @@ def main() -> None:
     with threadpool_limits(args.blas_threads, "blas"):
         for strategy in STRATEGIES:
             rec = recommender(parts, strategy, knobs)
-            states = []
-            for u, movies in zip(users, swipe_movies):
-                s = rec.new_state(int(u))
-                for i, m in enumerate(movies[:SWIPES]):
-                    s = rec.apply(s, int(m), 2 if i % 3 else -1, 1.7e9 + 60 * i)
-                states.append(s)
-            last = [int(m) for m in swipe_movies[:, SWIPES]]
+            states, last = swiped_states(rec, users, swipe_movies)
 
             def one(rec: Recommender = rec, states: list = states, last: list = last) -> None:
                 rec.recommend_states([rec.apply(states[0], last[0], 2, 1.8e9)], 20)

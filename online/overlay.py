@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from online.frozen import unchecked
 from online.preference import int_list
 from online.product import dot_scores
 
@@ -172,10 +173,8 @@ class RowAdditions:
 
     @classmethod
     def of(cls, flat: npt.NDArray[np.intp], values: FloatArray, shape: tuple[int, int]) -> RowAdditions:
-        """``RowAdditions(...)`` without the frozen dataclass ``__init__`` (one per batch)."""
-        out = object.__new__(cls)
-        out.__dict__.update(flat=flat, values=values, shape=shape)
-        return out
+        """``RowAdditions(...)`` without the frozen dataclass ``__init__`` (``online.frozen``; one per batch)."""
+        return unchecked(cls, flat=flat, values=values, shape=shape)
 
     def add_to(self, dense: FloatArray) -> FloatArray:
         """``dense += self`` in place for a C-contiguous (b, n_movies) float32 array."""

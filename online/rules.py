@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from online.additive import AdditiveRule
 from online.foldin import FoldIn
+from online.frozen import unchecked
 from online.overlay import FEW_USERS, NeighbourOverlay, RowAdditions
 from online.recency import RecencyFoldIn
 
@@ -85,12 +86,10 @@ class UserView:
     @classmethod
     def of(cls, offline: FloatArray | None, history: Interactions, recent: Interactions, swipes: Interactions,
            vector: FloatArray | None, elapsed: float) -> UserView:
-        """``UserView(...)`` of all six fields without the frozen dataclass ``__init__`` (its
-        ``object.__setattr__`` per field costs more than the rest of a view; one per user and batch)."""
-        view = object.__new__(cls)
-        view.__dict__.update(offline=offline, history=history, recent=recent, swipes=swipes, vector=vector,
-                             elapsed=elapsed)
-        return view
+        """``UserView(...)`` of all six fields without the frozen dataclass ``__init__``
+        (``online.frozen``: one per user and batch)."""
+        return unchecked(cls, offline=offline, history=history, recent=recent, swipes=swipes, vector=vector,
+                         elapsed=elapsed)
 
     @property
     def n_swipes(self) -> int:
