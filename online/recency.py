@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from operator import add
 
 import numpy as np
 import numpy.typing as npt
@@ -77,14 +79,21 @@ class RecencyFoldIn:
     window: int
     anchor: float
 
-    @property
+    # The tables below are computed on first use and then read as plain attributes
+    # (``cached_property`` on this frozen dataclass: no descriptor call on the hot path).
+
+    @cached_property
     def _boosts(self) -> npt.NDArray[np.float32]:
-        """(window,) float32 ``recency_boost(window, boost, decay)``, computed once."""
-        cached = self.__dict__.get("_boost_cache")
-        if cached is None:
-            cached = recency_boost(self.window, self.boost, self.decay).astype(np.float32)
-            object.__setattr__(self, "_boost_cache", cached)
-        return cached
+        """(window,) float32 ``recency_boost(window, boost, decay)``."""
+        return recency_boost(self.window, self.boost, self.decay).astype(np.float32)
+
+    @cached_property
+    def _n_movies(self) -> int:
+        return int(self.item_factors.shape[0])
+
+    @cached_property
+    def _k(self) -> int:
+        return int(self.item_factors.shape[1])
 
     @classmethod
     def from_factors(cls, item_factors: npt.ArrayLike, regularization: float, alpha: float, boost: float,
@@ -112,7 +121,8 @@ class RecencyFoldIn:
         """
         # a window is a few dozen entries: checks and de-duplication on Python lists cost less
         # than numpy calls (each ~1 us, ~4 us with cold caches, as after a catalogue-wide product)
-        movies, prefs = int_list(movie_indices, np.int64), int_list(preferences, np.int8)
+        movies = movie_indices if type(movie_indices) is list else int_list(movie_indices, np.int64)
+        prefs = preferences if type(preferences) is list else int_list(preferences, np.int8)
         if len(movies) != len(prefs):
             raise ValueError(f"movie_indices ({len(movies)},) and preferences ({len(prefs)},) differ")
         w = self.window
@@ -120,17 +130,17 @@ class RecencyFoldIn:
         n = len(movies)
         if not VALID_PREFERENCES.issuperset(prefs):
             raise ValueError("preferences must be in {-2, -1, 1, 2}")
-        if n and (min(movies) < 0 or max(movies) >= len(self.item_factors)):
-            raise IndexError(f"movie index outside 0..{len(self.item_factors) - 1}")
-        rows, conf_table, positive = self._tables
+        if n and (min(movies) < 0 or max(movies) >= self._n_movies):
+            raise IndexError(f"movie index outside 0..{self._n_movies - 1}")
+        rows, conf_table, positive, row_of = self._tables
         if len(set(movies)) < n:  # a movie seen twice counts once, at its newest position
             keep = sorted(dict(zip(movies, range(n))).values())
             movies, prefs, slots = [movies[i] for i in keep], [prefs[i] for i in keep], [i + w - n for i in keep]
         else:
             slots = range(w - n, w)  # slot w - 1 is the newest
-        # the tables' cells: preference -2, -1 wrap to rows 3, 4 of (5, window), read flat
-        cells = [p % 5 * w + slot for p, slot in zip(prefs, slots)]
-        if 0 < len(movies) < self.item_factors.shape[1] and (positive is None or all(positive[c] for c in cells)):
+        # the tables' cells (preference p's row, read flat, + slot), in C loops: -2, -1 index row_of from its end
+        cells = list(map(add, map(row_of.__getitem__, prefs), slots))
+        if 0 < len(movies) < self._k and (positive is None or all(map(positive.__getitem__, cells))):
             return self._woodbury(offline, movies, rows.take(cells, 1))
         pref = np.array(prefs, dtype=np.intp)
         idx = np.array(movies, dtype=np.int64)
@@ -146,23 +156,21 @@ class RecencyFoldIn:
             raise LinAlgError(f"posv failed (info={info})")
         return x.astype(np.float32)
 
-    @property
-    def _tables(self) -> tuple[npt.NDArray[np.float64], FloatArray, list[bool] | None]:
-        """Per (preference, window slot), read flat at cell ``(preference mod 5) * window + slot``
-        (-2, -1: rows 3, 4; row 0 unused; slot window - 1 the newest), once: (2, 5 window)
-        float64 D^-1 = 1 / (c_s - 1) and D^-1 c_s p_s, (5 window) float32 c_s, the flags
-        c_s > 1 as a list (None when every valid preference has c_s > 1 in every slot)."""
-        cached = self.__dict__.get("_table_cache")
-        if cached is None:
-            pref = np.array([0, 1, 2, -2, -1], dtype=np.float32)[:, None]  # row r: preference r (mod 5)
-            conf = (1.0 + self.alpha * np.abs(pref)) * self._boosts[None, :]  # (5, window) float32 c_s
-            extra = conf - np.float32(1.0)
-            positive = extra > 0
-            d_inv = np.where(positive, 1.0 / np.where(positive, extra, 1.0), 0.0)  # float32 1 / (c_s - 1)
-            rows = np.stack((d_inv, d_inv * np.where(pref > 0, conf, 0.0))).astype(np.float64)
-            cached = (rows.reshape(2, -1), conf.ravel(), None if positive[1:].all() else positive.ravel().tolist())
-            object.__setattr__(self, "_table_cache", cached)
-        return cached
+    @cached_property
+    def _tables(self) -> tuple[npt.NDArray[np.float64], FloatArray, list[bool] | None, list[int]]:
+        """Per (preference, window slot), read flat at cell ``row_of[p] + slot`` (``row_of[p]`` =
+        ``(p mod 5) * window``: -2, -1 are rows 3, 4, read from the list's end; row 0 unused; slot
+        window - 1 the newest): (2, 5 window) float64 D^-1 = 1 / (c_s - 1) and D^-1 c_s p_s,
+        (5 window) float32 c_s, the flags c_s > 1 as a list (None when every valid preference has
+        c_s > 1 in every slot), and ``row_of`` (5,) as a list."""
+        pref = np.array([0, 1, 2, -2, -1], dtype=np.float32)[:, None]  # row r: preference r (mod 5)
+        conf = (1.0 + self.alpha * np.abs(pref)) * self._boosts[None, :]  # (5, window) float32 c_s
+        extra = conf - np.float32(1.0)
+        positive = extra > 0
+        d_inv = np.where(positive, 1.0 / np.where(positive, extra, 1.0), 0.0)  # float32 1 / (c_s - 1)
+        rows = np.stack((d_inv, d_inv * np.where(pref > 0, conf, 0.0))).astype(np.float64)
+        return (rows.reshape(2, -1), conf.ravel(), None if positive[1:].all() else positive.ravel().tolist(),
+                [r * self.window for r in range(5)])
 
     def _woodbury(self, offline: npt.ArrayLike | None, movies: list[int],
                   rows: npt.NDArray[np.float64]) -> FloatArray:
@@ -172,53 +180,52 @@ class RecencyFoldIn:
         h = lambda anchor G^-1 x0 (G^-1 r = h + Zs^T l, so that only h needs a product):
 
             x = h + Zs^T (D^-1 + Ys Zs^T)^-1 (D^-1 l - Ys h)
+
+        Every step is one numpy call on a few kB; with the caches cold after the previous
+        list's catalogue-wide product each costs microseconds, so there are as few as the
+        algebra allows (and no attribute lookups through descriptors).
         """
-        yz0, anchored_inv = self._joined
-        k = self.item_factors.shape[1]
-        yz = yz0.take(movies, 0)  # (n, 2k) float32 rows of [Y | Z], one gather
+        yz = self._joined.take(movies, 0)  # (n, 2k) float32 rows of [Y | Z], one gather
+        k = self._k
         ys, zs = yz[:, :k], yz[:, k:]
         d_inv, rhs = rows
-        # (n, n) Ys G^-1 Ys^T, symmetric up to rounding; in the Fortran order LAPACK reads (no copy)
-        small = (ys @ zs.T).astype(np.float64, order="F")
-        small.ravel("K")[:: len(movies) + 1] += d_inv  # + D^-1 (a view of the diagonal)
+        # (n, n) Zs Ys^T = (Ys G^-1 Ys^T)^T, symmetric up to rounding: its C-order float64 copy
+        # is the Fortran-order matrix LAPACK reads, as its transpose (a view)
+        small = (zs @ ys.T).astype(np.float64)
+        small.ravel()[:: len(movies) + 1] += d_inv  # + D^-1 (a view of the diagonal)
         if offline is not None:
             x0 = offline if type(offline) is np.ndarray and offline.dtype == np.float32 else \
                 np.asarray(offline, dtype=np.float32)
-            h = x0 @ anchored_inv  # (k,) float32
+            h = x0 @ self._anchored_inv  # (k,) float32
             rhs -= ys @ h
-        # s = (D^-1 + Ys G^-1 Ys^T)^-1 (D^-1 l - Ys h)   (Cholesky, posv, from the lower triangle)
-        _, s, info = lapack.dposv(small, rhs, lower=1, overwrite_a=1, overwrite_b=1)
+        # s = (D^-1 + Ys G^-1 Ys^T)^-1 (D^-1 l - Ys h)   (Cholesky, posv, from the lower triangle;
+        # positional arguments: f2py parses them faster than keywords)
+        _, s, info = lapack.dposv(small.T, rhs, 1, 1, 1)
         if info != 0:
             raise LinAlgError(f"posv failed (info={info})")
         x = s.astype(np.float32) @ zs  # x = h + Zs^T s
         return x if offline is None else x + h
 
-    @property
-    def _joined(self) -> tuple[FloatArray, FloatArray]:
-        """(n_movies, 2k) float32 ``[Y | Z]`` (one gather gives a window's rows of both) and
-        (k, k) float32 lambda anchor G^-1, once (the one-user solve's tables)."""
-        cached = self.__dict__.get("_joined_cache")
-        if cached is None:
-            _, y0, z0, anchored_inv = self._inverse
-            cached = (np.hstack((y0[:-1], z0[:-1])), anchored_inv)
-            object.__setattr__(self, "_joined_cache", cached)
-        return cached
+    @cached_property
+    def _joined(self) -> FloatArray:
+        """(n_movies, 2k) float32 ``[Y | Z]``: one gather gives a window's rows of both."""
+        _, y0, z0 = self._inverse
+        return np.hstack((y0[:-1], z0[:-1]))
 
-    @property
-    def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray, FloatArray, FloatArray]:
-        """(k, k) float64 G^-1 = (YtY + lambda I)^-1, (n_movies + 1, k) float32 Y and Z = Y G^-1
-        with a zero last row (index n_movies: an entry that adds nothing), and (k, k) float32
-        lambda anchor G^-1, once."""
-        cached = self.__dict__.get("_inverse_cache")
-        if cached is None:
-            g_inv = np.linalg.inv(self.gram_reg)
-            g_inv = (g_inv + g_inv.T) / 2  # exactly symmetric
-            zero = np.zeros((1, self.item_factors.shape[1]), np.float32)
-            cached = (g_inv, np.vstack((self.item_factors, zero)),
-                      np.vstack(((self.item_factors.astype(np.float64) @ g_inv).astype(np.float32), zero)),
-                      ((self.regularization * self.anchor) * g_inv).astype(np.float32))
-            object.__setattr__(self, "_inverse_cache", cached)
-        return cached
+    @cached_property
+    def _anchored_inv(self) -> FloatArray:
+        """(k, k) float32 lambda anchor G^-1 (a float64 x0 is cast to float32 by the product)."""
+        return ((self.regularization * self.anchor) * self._inverse[0]).astype(np.float32)
+
+    @cached_property
+    def _inverse(self) -> tuple[npt.NDArray[np.float64], FloatArray, FloatArray]:
+        """(k, k) float64 G^-1 = (YtY + lambda I)^-1, and (n_movies + 1, k) float32 Y and
+        Z = Y G^-1 with a zero last row (index n_movies: an entry that adds nothing)."""
+        g_inv = np.linalg.inv(self.gram_reg)
+        g_inv = (g_inv + g_inv.T) / 2  # exactly symmetric
+        zero = np.zeros((1, self.item_factors.shape[1]), np.float32)
+        return (g_inv, np.vstack((self.item_factors, zero)),
+                np.vstack(((self.item_factors.astype(np.float64) @ g_inv).astype(np.float32), zero)))
 
     def solve_many(self, offline: Sequence[npt.ArrayLike | None], recent: Sequence[Interactions]) -> FloatArray:
         """``solve`` for a batch of users: (b, k) float32, row i = ``solve(offline[i], *recent[i])``
@@ -241,7 +248,7 @@ class RecencyFoldIn:
         conf = (1.0 + self.alpha * np.abs(pref, dtype=np.float64)) * self._boosts[None, :]  # (b, w) c_s
         extra = np.where(keep, conf - 1.0, 0.0)  # (b, w) c_s - 1
         liked = np.where(keep & (pref > 0), conf, 0.0)  # (b, w) c_s p_s
-        g_inv, y0, z0, _ = self._inverse
+        g_inv, y0, z0 = self._inverse
         active = extra > 0  # entries that change the matrix (c_s = 1 only adds to r)
         rows = np.where(active, idx, len(self.item_factors))  # inactive entries read the zero row
         ys = y0.take(rows, 0)  # (b, w, k) float32 rows of Y (take: a third less than fancy indexing)
