@@ -5,6 +5,9 @@ through ``process_batch`` and dump every list; compare two dumps exactly and tie
     (cd <worktree> && PYTHONPATH=<worktree> /work/main/.venv/bin/python /work/main/bench/same_lists.py \
         dump /work/main/bench/out/artifacts-small foldin /tmp/before.json)
     .venv/bin/python bench/same_lists.py compare /tmp/now.json /tmp/before.json
+
+``dump ... [BATCH]``: messages per ``process_batch`` call (default 128; 1 runs every event alone,
+through the one-user paths).
 """
 import json
 import sys
@@ -18,7 +21,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 
 
-def dump(arts: Path, strategy: str, out: str, n: int = 4000) -> None:
+def dump(arts: Path, strategy: str, out: str, n: int = 4000, batch: int = 128) -> None:
     from threadpoolctl import threadpool_limits
 
     from offline.artifacts import load_version
@@ -44,8 +47,8 @@ def dump(arts: Path, strategy: str, out: str, n: int = 4000) -> None:
     store: dict[int, bytes] = {}
     lists = []
     with threadpool_limits(1, "blas"):
-        for s in range(0, n, 128):
-            res = process_batch(holder.for_user, msgs[s:s + 128],
+        for s in range(0, n, batch):
+            res = process_batch(holder.for_user, msgs[s:s + batch],
                                 lambda uid: UserState.from_bytes(store[uid]) if uid in store else None, 20)
             for uid, st in res.states.items():
                 store[uid] = st.to_bytes()
@@ -70,6 +73,6 @@ def compare(a_path: str, b_path: str) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "dump":
-        dump(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
+        dump(Path(sys.argv[2]), sys.argv[3], sys.argv[4], batch=int(sys.argv[5]) if len(sys.argv) > 5 else 128)
     else:
         compare(sys.argv[2], sys.argv[3])
