@@ -11,10 +11,10 @@ rounds that time every strategy once each, side by side: a slow spell of the mac
 all strategies of its round, and a strategy's extra over static is the median over rounds
 of its difference to static in the same round. With --pairs N the default strategy is also
 timed against static in N alternating pairs per batch size (1, --sizes, --batch), the extra
-being the median of the per-pair differences. With --blocks N the default strategy and
-static also run as a worker runs one strategy: N alternating blocks of 50 consecutive events
-per strategy, each event a different user (the 64 in turn) where the other methods repeat
-the first users; a block's cost is the median of its events and the extra is the median of
+being the median of the per-pair differences (each pair the next users in turn). With
+--blocks N the default strategy and static also run as a worker runs one strategy: N
+alternating blocks of 50 consecutive events per strategy, each event a different user (the
+64 in turn) where the rounds repeat the first users; a block's cost is the median of its events and the extra is the median of
 the differences of adjacent blocks. BLAS on --blas-threads (the worker pins it to 1).
 
     .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blocks 60] [--blas-threads 1] [--seed 0] [--window W] [--seeds S] [--json bench/out/strategies.json]
@@ -108,19 +108,20 @@ def paired_extra(cases: dict[str, tuple[Callable[..., None], ...]], strategy: st
     """Per batch size, ``strategy``'s extra CPU time per event over static as the median of
     ``pairs`` differences, each pair one static batch then one ``strategy`` batch back to back
     (a noisy spell of the machine hits both halves of a pair; rounds of autorange loops apart
-    do not cancel it as well). Also the medians of either side, per event."""
+    do not cancel it as well). Both halves of a pair serve the same users; each pair the next
+    users in turn (all 64 alike, not the first ones only). Also the medians of either side, per event."""
     out = {}
-    static, default = cases["static"][3], cases[strategy][3]
+    static, default = cases["static"][4], cases[strategy][4]
     for size in sizes:
-        for _ in range(max(pairs // 10, 20)):  # warm both
-            static(size)
-            default(size)
+        for i in range(max(pairs // 10, 20)):  # warm both
+            static(size, i * size)
+            default(size, i * size)
         s_t, d_t = [], []
-        for _ in range(pairs):
+        for i in range(pairs):  # pair i: the same users for both, the next users in turn for the next pair
             c0 = time.process_time()
-            static(size)
+            static(size, i * size)
             c1 = time.process_time()
-            default(size)
+            default(size, i * size)
             c2 = time.process_time()
             s_t.append(c1 - c0)
             d_t.append(c2 - c1)

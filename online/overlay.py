@@ -22,13 +22,13 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from online.frozen import unchecked
+from online.preference import int_list
+from online.product import dot_scores, one_user_scores
 
 try:  # SciPy's COO kernel y += A x: a weighted scatter-add in one call (a private module, so optional)
     from scipy.sparse._sparsetools import coo_matvec as _coo_matvec
 except ImportError:  # pragma: no cover - depends on the SciPy build
     _coo_matvec = None
-from online.preference import int_list
-from online.product import dot_scores, one_user_scores
 
 FloatArray = npt.NDArray[np.float32]
 FEW_USERS = 8

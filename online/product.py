@@ -63,6 +63,7 @@ def one_user_scores(user_vector: FloatArray, item_factors: FloatArray, scale: fl
     strided or float64 one) would be copied whole by SciPy's wrapper: numpy computes it.
     """
     if item_factors.dtype != np.float32 or not item_factors.flags.c_contiguous:
-        return (np.float32(scale) * np.asarray(user_vector, np.float32))[None, :] @ item_factors.T
+        scores = (np.float32(scale) * np.asarray(user_vector, np.float32))[None, :] @ item_factors.T
+        return scores.astype(np.float32, copy=False)
     # positional: alpha, a, x, beta, y, offx, incx, offy, incy, trans (f2py parses them faster than keywords)
     return sgemv(scale, item_factors.T, user_vector, 0.0, None, 0, 1, 0, 1, 1)[None, :]

@@ -152,3 +152,30 @@ def test_one_user_scaled_scores_equal_the_batched_ones() -> None:
         z = one[0] + one_offset[0]
         if i < 2:  # the z-scores of u . y over the catalogue: mean 0, sd 1
             assert abs(z.mean()) < 1e-4 and abs(z.std() - 1.0) < 1e-4
+
+
+def test_the_weighted_scatter_without_scipys_kernel_adds_the_same(monkeypatch) -> None:
+    """``RowAdditions.add_to`` weights its entries in SciPy's COO kernel; where a SciPy build
+    lacks that private module, numpy weights and adds them: the same sums, repeats included."""
+    import online.overlay as overlay_module
+
+    rng = np.random.default_rng(11)
+    n = 30
+    dense = np.where(rng.random((n, n)) < 0.4, rng.random((n, n)), 0.0).astype(np.float32)
+    overlay = NeighbourOverlay(sp.csr_matrix(dense), beta=2.0, decay=0.7, max_seeds=6)
+    users = _random_users(rng, 12, n)
+    for group in (users[:1], users[:3], users):  # one user, few users, the batched path
+        base = rng.normal(size=(len(group), n)).astype(np.float32)
+        additions = overlay.scores(group)
+        assert additions.group is not None or not additions.flat.size  # weighted, not pre-multiplied
+        with_kernel = additions.add_to(base.copy())
+        monkeypatch.setattr(overlay_module, "_coo_matvec", None)
+        without = additions.add_to(base.copy())
+        monkeypatch.undo()
+        np.testing.assert_allclose(with_kernel, without, rtol=1e-6, atol=1e-6)
+        expected = base.copy()
+        for u, user in enumerate(group):  # the dense reference
+            seeds, w = seed_weights(*user, 0.7, 6)
+            if len(seeds):
+                expected[u] += 2.0 * (w @ dense[seeds])
+        np.testing.assert_allclose(with_kernel, expected, rtol=1e-5, atol=1e-5)
