@@ -442,6 +442,9 @@ def main() -> None:
                                                          / max(delta["movierec_publish_seconds_count"], 1), 1),
                                 "mean_update_ms": round(1000 * delta["movierec_update_seconds_sum"]
                                                         / max(delta["movierec_update_seconds_count"], 1), 1),
+                                # the same in µs: at a low rate (batches of one) the per-event cost
+                                "mean_update_us": round(1e6 * delta["movierec_update_seconds_sum"]
+                                                        / max(delta["movierec_update_seconds_count"], 1), 1),
                                 # batches slower than 0.1 s in the phase: applying and ranking them, their
                                 # broker acknowledgement, and the worker's full collections (a stall's side)
                                 "batches_over_100ms": {name: round(over_100ms(after, name) - over_100ms(before, name))
