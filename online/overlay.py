@@ -243,31 +243,23 @@ class NeighbourOverlay:
         cols[present], vals[present] = s.indices, s.data
         return cols, vals
 
-    @cached_property
-    def _age_weights(self) -> FloatArray:
-        """(>= 256,) float32 seed weights ``beta * decay^age`` by age (``_weights_to`` lengthens it)."""
-        return self._weight_table(256)
-
-    def _weight_table(self, length: int) -> FloatArray:
-        return (self.decay ** np.arange(length, dtype=np.float64) * self.beta).astype(np.float32)
-
     def _weights_to(self, oldest: int) -> FloatArray:
-        """``_age_weights``, longer when a seed is ``oldest`` or older (then kept)."""
-        table = self._age_weights
-        if len(table) <= oldest:
-            table = self.__dict__["_age_weights"] = self._weight_table(2 * (oldest + 1))
+        """(> oldest,) float32 seed weights ``beta * decay^age`` by age, kept, and made again
+        twice as long as needed when a seed is older (at least 256 ages)."""
+        table = self.__dict__.get("_age_weights")
+        if table is None or len(table) <= oldest:
+            ages = np.arange(max(256, 2 * (oldest + 1)), dtype=np.float64)
+            table = self.__dict__["_age_weights"] = (self.decay ** ages * self.beta).astype(np.float32)
         return table
 
-    @cached_property
-    def _group_table(self) -> npt.NDArray[np.intp]:
-        """(seeds * K,) intp: entry e of ``seeds`` gathered rows belongs to seed e // K (``_groups``)."""
-        return np.repeat(np.arange(FEW_USERS * max(self.max_seeds, 1), dtype=np.intp), self._padded[0].shape[1])
-
     def _groups(self, seeds: int) -> npt.NDArray[np.intp]:
-        """(seeds * K,) intp seed of each entry of ``seeds`` gathered (seeds, K) rows, read flat."""
-        table, width = self._group_table, self._padded[0].shape[1]
-        if len(table) < seeds * width:
-            table = self.__dict__["_group_table"] = np.repeat(np.arange(2 * seeds, dtype=np.intp), width)
+        """(seeds * K,) intp: entry e of ``seeds`` gathered (seeds, K) rows, read flat, belongs
+        to seed e // K; one table, kept, and made again twice as long when too short."""
+        width = self._padded[0].shape[1]
+        table = self.__dict__.get("_group_table")
+        if table is None or len(table) < seeds * width:
+            count = max(2 * seeds, FEW_USERS * max(self.max_seeds, 1))
+            table = self.__dict__["_group_table"] = np.repeat(np.arange(count, dtype=np.intp), width)
         return table[: seeds * width]
 
     def scores(self, recent: Sequence[tuple[npt.ArrayLike | list[int], npt.ArrayLike | list[int]]]
@@ -282,8 +274,7 @@ class NeighbourOverlay:
         n, b = self._n_movies, len(recent)
         cols, vals = self._padded
         if b <= FEW_USERS:  # seeds found in Python: fewer numpy calls
-            seeds = [_newest_likes(m if type(m) is list else int_list(m), p if type(p) is list else int_list(p),
-                                   self.max_seeds) for m, p in recent]
+            seeds = [_newest_likes(int_list(m), int_list(p), self.max_seeds) for m, p in recent]
             j = [m for s in seeds for m in s]
             if not j:
                 return RowAdditions.of(np.zeros(0, np.intp), np.zeros(0, np.float32), (b, n))
