@@ -2,15 +2,18 @@
 two strategies side by side, in turn.
 
     .venv/bin/python bench/lone_events.py --artifacts bench/out/artifacts-ml20m [--events 3000] \
-        [--strategies static,recency_neighbours] [--pollute-mb 16] [--seed 5]
+        [--strategies static,recency_neighbours] [--pollute-mb 16] [--seed 5] [--block 100]
 
 Swipes of the artifact's own users on movies drawn by popularity, ratings 1-4 at random, each
 applied through ``stream_app.processing.process_batch`` alone (a batch of one, as the worker
 runs at a low rate: parse, state, apply, rank, list bytes; no Kafka, no RocksDB). Each
 strategy keeps its own states. Both strategies serve every event, in alternating order (the
 first of two that share code runs colder: a fixed order biases the difference by ~10 µs).
-CPU time (``time.process_time``) per event; the extra is the median of the per-event
-differences, the first 200 events not counted. ``--pollute-mb`` sums that many MB between
+``--block N`` runs N events of one strategy, then the same N of the other (first in turn),
+as a worker runs one strategy: each event then follows one of its own strategy, not of the
+other (which evicts that one's tables and code from the caches too). CPU time
+(``time.process_time``) per event; the extra is the median of the per-event differences,
+the first 200 events not counted. ``--pollute-mb`` sums that many MB between
 events, as the worker's other code (Kafka client, faust, JSON) evicts the caches.
 BLAS on one thread, as the worker pins it.
 """
@@ -61,6 +64,7 @@ def main() -> None:
     ap.add_argument("--strategies", default="static,recency_neighbours", help="two, comma-separated")
     ap.add_argument("--pollute-mb", type=float, default=0.0, help="MB read between events (0: none)")
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--block", type=int, default=1, help="events per strategy in a row (1: alternate each event)")
     args = ap.parse_args()
     names = args.strategies.split(",")
     if len(names) != 2 or args.events <= WARM:
@@ -72,22 +76,27 @@ def main() -> None:
         holders[name].load()
     stores: dict[str, dict[int, bytes]] = {name: {} for name in names}
     junk = np.ones(int(args.pollute_mb * 2**20 / 8)) if args.pollute_mb else None
-    times: dict[str, list[int]] = {name: [] for name in names}
+    times: dict[str, list[int]] = {name: [0] * len(msgs) for name in names}
+    block = max(args.block, 1)
     with threadpool_limits(1, "blas"):
-        for i, msg in enumerate(msgs):
-            for name in (names if i % 2 else names[::-1]):
-                if junk is not None:
-                    junk.sum()
+        for first in range(0, len(msgs), block):
+            chunk = range(first, min(first + block, len(msgs)))
+            for name in (names if (first // block) % 2 else names[::-1]):
                 store = stores[name]
-                start = time.process_time_ns()
-                result = process_batch(holders[name].for_user, [msg],
-                                       lambda uid, s=store: UserState.from_bytes(s[uid]) if uid in s else None, 20)
-                for uid, state in result.states.items():
-                    store[uid] = state.to_bytes()
-                times[name].append(time.process_time_ns() - start)
+                for i in chunk:
+                    if junk is not None:
+                        junk.sum()
+                    start = time.process_time_ns()
+                    result = process_batch(holders[name].for_user, [msgs[i]],
+                                           lambda uid, s=store: UserState.from_bytes(s[uid]) if uid in s else None,
+                                           20)
+                    for uid, state in result.states.items():
+                        store[uid] = state.to_bytes()
+                    times[name][i] = time.process_time_ns() - start
     a, b = (np.array(times[name][WARM:]) / 1e3 for name in names)
     print(f"{args.events - WARM} lone events, {args.artifacts}, caches "
-          f"{'polluted by ' + str(args.pollute_mb) + ' MB' if junk is not None else 'as left'} between events")
+          f"{'polluted by ' + str(args.pollute_mb) + ' MB' if junk is not None else 'as left'} between events, "
+          f"{'strategies alternating' if block == 1 else f'blocks of {block} events per strategy'}")
     print(f"{names[0]} {np.median(a):.1f} µs, {names[1]} {np.median(b):.1f} µs per event (medians); "
           f"{names[1]} - {names[0]}: {np.median(b - a):+.1f} µs (median of the per-event differences)")
 
