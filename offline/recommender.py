@@ -131,6 +131,19 @@ class Recommender(Ranking):
             RecentHistory.from_frame(frame, users, movies, online.recent_history),
         )
 
+    def warm_up(self) -> None:
+        """Rank a list for a known user and for a new one, each after one swipe, through the
+        path a lone event takes: the rule's lazily built tables and compiled kernels (numba
+        compiles on the first call, or loads its disk cache) are then ready before the first
+        real event (~1-3 s the first time on a machine; a server calls this at load)."""
+        if not len(self.movies):
+            return
+        movie = int(self.movies.ids[0])
+        users = ([int(self.users.ids[0])] if len(self.users) else []) + \
+            [int(self.users.ids[-1]) + 1 if len(self.users) else 1]  # the last: a user the model never saw
+        for user in users:
+            self.recommend_states([self.apply(self.new_state(user), movie, 2, 1.0)], 10)
+
     # -- stateless core -------------------------------------------------------------------
     def movie_index(self, movie_id: int) -> int:
         i = self.movies.get(int(movie_id))

@@ -13,14 +13,16 @@ means the same for every user and every base. Disliked movies are not seeds.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from online.compiled import compiled_kernels
 from online.frozen import unchecked
 from online.preference import int_list
 from online.product import dot_scores, one_user_scores
@@ -160,6 +162,16 @@ def seed_weights_many(recent: Sequence[tuple[npt.ArrayLike, npt.ArrayLike]], dec
     return np.minimum(counts, max_seeds), movie[keep], decay ** age[keep].astype(np.float64)
 
 
+class ScoreAdditions(Protocol):
+    """(b, n_movies) additions to a batch's scores, applied in place."""
+
+    shape: tuple[int, int]
+
+    def add_to(self, dense: FloatArray) -> FloatArray: ...
+
+    def toarray(self) -> FloatArray: ...
+
+
 @dataclass(frozen=True, eq=False)
 class RowAdditions:
     """(b, n_movies) score additions as flat entries, cheaper to build than a CSR matrix:
@@ -207,6 +219,33 @@ class RowAdditions:
         return self.add_to(np.zeros(self.shape, np.float32))
 
 
+class SeedAdditions:
+    """One user's overlay (1, n_movies), added by the compiled ``online.kernels.seed_scatter``
+    (seeds found and their rows added in one call) when applied."""
+
+    __slots__ = ("_scatter", "_recent", "_swipes", "_max_seeds", "_weights", "_rows", "shape")
+
+    def __init__(self, scatter: Callable[..., None], recent: tuple[np.ndarray, np.ndarray],
+                 swipes: tuple[np.ndarray, np.ndarray], max_seeds: int, weights: FloatArray,
+                 rows: tuple[npt.NDArray[np.intp], FloatArray]) -> None:
+        self._scatter, self._recent, self._swipes, self._max_seeds = scatter, recent, swipes, max_seeds
+        self._weights, self._rows = weights, rows
+        self.shape = (1, rows[0].shape[0])
+
+    def add_to(self, dense: FloatArray) -> FloatArray:
+        """``dense += self`` in place for a C-contiguous (1, n_movies) float32 array."""
+        if dense.shape != self.shape or dense.dtype != np.float32 or not dense.flags.c_contiguous:
+            raise ValueError(f"additions of shape {self.shape} need C-contiguous float32 scores of that shape, "
+                             f"got {dense.dtype} {dense.shape}")
+        (rm, rp), (sm, sp), (cols, vals) = self._recent, self._swipes, self._rows
+        self._scatter(rm, rp, sm, sp, self._max_seeds, self._weights, cols, vals, dense)
+        return dense
+
+    def toarray(self) -> FloatArray:
+        """(1, n_movies) float32 dense sum."""
+        return self.add_to(np.zeros(self.shape, np.float32))
+
+
 @dataclass(frozen=True, eq=False)
 class NeighbourOverlay:
     """beta * (seed weights) @ S for a batch of users.
@@ -216,12 +255,15 @@ class NeighbourOverlay:
         beta: weight of the overlay against the standardised base (z units).
         decay: seed weight factor per later interaction.
         max_seeds: newest liked movies used per user.
+        compiled: one user's overlay in numba's compiled kernel where it is installed
+            (``scores_parts``; ``online.kernels``).
     """
 
     rows: sp.csr_matrix
     beta: float
     decay: float
     max_seeds: int
+    compiled: bool = True
 
     # The tables below are computed on first use and then read as plain attributes
     # (``cached_property`` on this frozen dataclass: no descriptor call on the hot path).
@@ -261,6 +303,18 @@ class NeighbourOverlay:
             count = max(2 * seeds, FEW_USERS * max(self.max_seeds, 1))
             table = self.__dict__["_group_table"] = np.repeat(np.arange(count, dtype=np.intp), width)
         return table[: seeds * width]
+
+    def scores_parts(self, recent: tuple[np.ndarray, np.ndarray], swipes: tuple[np.ndarray, np.ndarray],
+                     as_lists: Callable[[], tuple[list[int], list[int]]]) -> ScoreAdditions:
+        """One user's ``scores`` from the interactions ``recent`` then ``swipes`` (each (movie
+        indices, preferences) arrays, oldest first): the compiled kernel's where it is installed
+        and ``compiled``, else ``scores([as_lists()])`` (the two joined as lists of ints)."""
+        kernels = compiled_kernels() if self.compiled else None
+        if kernels is None:
+            return self.scores([as_lists()])
+        oldest = len(recent[0]) + len(swipes[0])
+        return SeedAdditions(kernels.seed_scatter, recent, swipes, self.max_seeds, self._weights_to(oldest),
+                             self._padded)
 
     def scores(self, recent: Sequence[tuple[npt.ArrayLike | list[int], npt.ArrayLike | list[int]]]
                ) -> RowAdditions:

@@ -32,7 +32,7 @@ catalogue-wide product has evicted the caches.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from operator import add
@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.linalg import LinAlgError, lapack
 
+from online.compiled import compiled_kernels
 from online.preference import VALID_PREFERENCES, all_valid, int_list
 
 FloatArray = npt.NDArray[np.float32]
@@ -68,6 +69,8 @@ class RecencyFoldIn:
         decay: per later interaction, the factor on the extra confidence ``boost - 1``.
         window: interactions kept (the newest).
         anchor: share of the offline vector the ridge is centred on (0 = plain ridge).
+        compiled: solve one user in numba's compiled kernel where it is installed
+            (``solve_parts``; ``online.kernels``), else with numpy.
     """
 
     item_factors: FloatArray
@@ -78,6 +81,7 @@ class RecencyFoldIn:
     decay: float
     window: int
     anchor: float
+    compiled: bool = True
 
     # The tables below are computed on first use and then read as plain attributes
     # (``cached_property`` on this frozen dataclass: no descriptor call on the hot path).
@@ -97,7 +101,7 @@ class RecencyFoldIn:
 
     @classmethod
     def from_factors(cls, item_factors: npt.ArrayLike, regularization: float, alpha: float, boost: float,
-                     decay: float, window: int, anchor: float) -> RecencyFoldIn:
+                     decay: float, window: int, anchor: float, compiled: bool = True) -> RecencyFoldIn:
         """Precompute ``YtY + lambda I`` from (n_movies, k) item factors."""
         y = np.ascontiguousarray(item_factors, dtype=np.float32)
         if y.ndim != 2:
@@ -107,7 +111,39 @@ class RecencyFoldIn:
         y64 = y.astype(np.float64)
         gram_reg = y64.T @ y64 + regularization * np.eye(y.shape[1])
         return cls(y, gram_reg, float(regularization), float(alpha), float(boost), float(decay), int(window),
-                   float(anchor))
+                   float(anchor), bool(compiled))
+
+    def solve_parts(self, offline: npt.ArrayLike | None, recent: Interactions, swipes: Interactions,
+                    as_lists: Callable[[], tuple[list[int], list[int]]] | None = None) -> FloatArray:
+        """``solve`` of the interactions ``recent`` then ``swipes`` (each (movie indices,
+        preferences), oldest first): one call of the compiled kernel where it applies (numba
+        installed, ``compiled``, window < k, every c_s > 1), else ``solve`` on ``as_lists()``
+        (the two sequences joined as lists of ints) or on the arrays joined."""
+        kernel = self._kernel
+        if kernel is None:
+            movies, prefs = as_lists() if as_lists is not None else (
+                int_list(recent[0]) + int_list(swipes[0]), int_list(recent[1]) + int_list(swipes[1]))
+            return self.solve(offline, movies, prefs)
+        x0 = self._zero if offline is None else offline
+        if type(x0) is not np.ndarray or x0.dtype != np.float32 or x0.shape != (self._k,):
+            x0 = np.asarray(x0, dtype=np.float32)
+            if x0.shape != (self._k,):
+                raise ValueError(f"the offline vector must have shape ({self._k},), got {x0.shape}")
+        return kernel(np.asarray(recent[0]), np.asarray(recent[1]), np.asarray(swipes[0]), np.asarray(swipes[1]),
+                      self.window, self._joined, self._tables[0], x0, self._anchored_inv)
+
+    @cached_property
+    def _kernel(self) -> Callable[..., FloatArray] | None:
+        """``online.kernels.woodbury_one`` where ``solve_parts`` may use it, else None."""
+        if not self.compiled or self.window >= self._k or self._tables[2] is not None:
+            return None
+        kernels = compiled_kernels()
+        return None if kernels is None else kernels.woodbury_one
+
+    @cached_property
+    def _zero(self) -> FloatArray:
+        """(k,) float32 zeros: the offline vector of a user the model never saw."""
+        return np.zeros(self._k, np.float32)
 
     def solve(self, offline: npt.ArrayLike | None, movie_indices: npt.ArrayLike | list[int],
               preferences: npt.ArrayLike | list[int]) -> FloatArray:

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from online.additive import AdditiveRule
 from online.foldin import FoldIn
 from online.frozen import unchecked
-from online.overlay import FEW_USERS, NeighbourOverlay, RowAdditions
+from online.overlay import FEW_USERS, NeighbourOverlay, ScoreAdditions
 from online.recency import RecencyFoldIn
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ class UpdateRule(Protocol):
     def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
         """(k,) vector after ``user`` (before the swipe) swipes ``movie`` (index) with ``preference``."""
 
-    def overlay(self, users: Sequence[UserView]) -> RowAdditions | None:
+    def overlay(self, users: Sequence[UserView]) -> ScoreAdditions | None:
         """(b, n_movies) score additions in standardised units, or None (none)."""
 
     def model_share(self, user: UserView) -> float:
@@ -210,7 +210,7 @@ class Rule:
     def update(self, user: UserView, movie: int, preference: int) -> FloatArray | None:
         return self.derive(user.with_swipe(movie, preference))
 
-    def overlay(self, users: Sequence[UserView]) -> RowAdditions | None:
+    def overlay(self, users: Sequence[UserView]) -> ScoreAdditions | None:
         return None
 
     def model_share(self, user: UserView) -> float:
@@ -270,12 +270,12 @@ class Recency(Rule):
         super().__init__(context, settings)
         r = settings.recency
         self.recency = RecencyFoldIn.from_factors(context.item_factors, r.regularization, context.alpha, r.boost,
-                                                  r.decay, r.window, r.anchor)
+                                                  r.decay, r.window, r.anchor, settings.compiled_kernels)
 
     def derive(self, user: UserView) -> FloatArray | None:
         if not user.n_swipes or not self.warm(user):
             return user.offline
-        return self.recency.solve(user.offline, *user.sequence_lists())
+        return self.recency.solve_parts(user.offline, user.recent, user.swipes, user.sequence_lists)
 
     def derive_many(self, users: Sequence[UserView]) -> list[FloatArray | None]:
         out: list[FloatArray | None] = [u.offline for u in users]
@@ -299,11 +299,14 @@ class _WithOverlay(Rule):
         super().__init__(context, settings)
         o = settings.overlay
         self.neighbours = None if context.neighbours is None else \
-            NeighbourOverlay(context.neighbours, o.beta, o.decay, o.seeds)
+            NeighbourOverlay(context.neighbours, o.beta, o.decay, o.seeds, settings.compiled_kernels)
 
-    def overlay(self, users: Sequence[UserView]) -> RowAdditions | None:
+    def overlay(self, users: Sequence[UserView]) -> ScoreAdditions | None:
         if self.neighbours is None:
             return None
+        if len(users) == 1:  # a lone user: the compiled kernel, or the few-user path on lists
+            user = users[0]
+            return self.neighbours.scores_parts(user.recent, user.swipes, user.sequence_lists)
         few = len(users) <= FEW_USERS  # read as lists, shared with the one-user solve
         return self.neighbours.scores([u.sequence_lists() for u in users] if few else sequences(users))
 

@@ -47,7 +47,9 @@ class ModelHolder:
         art = load_version(Path(self.settings.artifacts), version)
         check_online_tuning(art.path, art.version)
         s = self.settings.with_online_tuning(art.path)  # `movierec replay tune` output; env wins
-        return Recommender.from_artifact(art, history=s.history, online=s.online())
+        recommender = Recommender.from_artifact(art, history=s.history, online=s.online())
+        recommender.warm_up()  # compiled kernels ready before the first swipe (not compiled inside it)
+        return recommender
 
     def load(self) -> None:
         """Load the champion (the configured version, else the registry's champion or LATEST)

@@ -20,6 +20,9 @@ LAYERS: tuple[str, ...] = ("online", "schemas", "offline", "stream_app", "replay
 NOT_IMPORTABLE: frozenset[str] = frozenset({"tests", "bench"})
 ONLINE_THIRD_PARTY: frozenset[str] = frozenset({"numpy", "scipy", "pydantic", "pydantic_core", "pydantic_settings"})
 """pydantic_core: pydantic's own JSON engine (the compact state bytes)."""
+COMPILED = "online/kernels.py"
+"""The one module of ``online`` that may import numba: the compiled twins of numpy code
+(``online.kernels``), which only ``online.compiled`` imports, inside a function."""
 
 
 def modules(package: str) -> list[Path]:
@@ -82,11 +85,28 @@ def test_online_imports_only_stdlib_numpy_scipy_pydantic() -> None:
     allowed = set(sys.stdlib_module_names) | ONLINE_THIRD_PARTY | {"online"}
     found = []
     for path in modules("online"):
+        extra = {"numba"} if path.relative_to(ROOT).as_posix() == COMPILED else set()
         for line, target in imported_modules(path):
-            if target.split(".")[0] not in allowed:
+            if target.split(".")[0] not in allowed | extra:
                 found.append(f"{path.relative_to(ROOT)}:{line}: imports {target}")
     assert not found, ("online may import only itself, the standard library and "
-                       f"{sorted(ONLINE_THIRD_PARTY)}:\n" + "\n".join(found))
+                       f"{sorted(ONLINE_THIRD_PARTY)} (and numba in {COMPILED}):\n" + "\n".join(found))
+
+
+def test_only_the_lazy_loader_imports_the_compiled_kernels() -> None:
+    """Importing the pure core never loads numba: ``online.kernels`` is imported by
+    ``online.compiled`` alone, inside its function, and by nothing at module level."""
+    importers = []
+    for package in LAYERS:
+        for path in modules(package):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            top_level = {id(node) for node in tree.body}
+            for node in ast.walk(tree):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [f"{node.module}.{a.name}" for a in node.names] if isinstance(node, ast.ImportFrom) else []
+                if any(n == "online.kernels" or n.startswith("online.kernels.") for n in names):
+                    importers.append((path.relative_to(ROOT).as_posix(), id(node) in top_level))
+    assert importers == [("online/compiled.py", False)], importers
 
 
 def test_the_walker_sees_nested_type_checking_relative_and_dynamic_imports() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from offline.artifacts import load_version
 from offline.recommender import Recommender, UnknownMovieError
+from online.settings import OnlineSettings
 
 
 @pytest.fixture(scope="module")
@@ -373,3 +374,27 @@ def test_swipes_on_movies_outside_the_catalogue_are_dropped(make, art, n_swipes:
     clean = UserState(user_id=1, movies=known.astype(np.int64), preferences=prefs[kept])
     idx, p = rec._swipes(clean)
     assert idx.tolist() == list(range(n_swipes)) and p.tolist() == prefs[kept].tolist()
+
+
+@pytest.mark.parametrize("strategy", ["recency_neighbours", "recency", "neighbours"])
+def test_a_lone_users_list_is_the_same_with_the_compiled_kernels_or_numpy(make, art, strategy: str) -> None:
+    """One user at a time (the worker's lone event) runs numba's kernels; with
+    ``compiled_kernels = false`` numpy's code: the same lists, tie-aware."""
+    from tests.ranking import assert_same_ranking
+
+    compiled = make(online=OnlineSettings(strategy=strategy))
+    plain = make(online=OnlineSettings(strategy=strategy, compiled_kernels=False))
+    fold_in = getattr(compiled.rule, "recency", None)
+    assert fold_in is None or fold_in._kernel is not None, "the artifact's k should exceed the window"
+    for state in _mixed_states(compiled, art):
+        got, want = compiled.recommend_states([state], 10)[0], plain.recommend_states([state], 10)[0]
+        context = f"{strategy}, user {state.user_id} ({len(state.movies)} swipes)"
+        assert got.source == want.source, context
+        assert_same_ranking(got.movie_ids, got.scores, want.movie_ids, want.scores, context=context)
+
+
+def test_warm_up_ranks_without_keeping_anything(make) -> None:
+    rec = make(online=OnlineSettings())
+    rec.warm_up()
+    assert rec._states == {}
+    assert "_kernel" in rec.rule.recency.__dict__  # the solve's kernel was looked up (and compiled)
