@@ -11,7 +11,10 @@ rules. Modules:
 * ``foldin`` / ``additive`` / ``recency``: the vector update rules' math;
 * ``overlay``: the item-neighbour score overlay and per-user standardisation;
 * ``settings``: ``OnlineSettings``, the one typed configuration of the rules;
-* ``rules``: the ``UpdateRule`` protocol and the registry of named strategies.
+* ``rules``: the ``UpdateRule`` protocol and the registry of named strategies;
+* ``kernels``: numba-compiled twins of the one-user recency solve and overlay (a lone
+  swipe's list in two calls instead of ~25 numpy calls), loaded by ``compiled`` on first use.
 
-Only ``settings`` imports pydantic; everything else imports numpy and scipy alone.
+Only ``settings`` imports pydantic and only ``kernels`` numba (``compiled`` falls back to the
+numpy code without it); everything else imports numpy and scipy alone.
 """
