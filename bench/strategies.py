@@ -17,10 +17,11 @@ alternating blocks of 50 consecutive events per strategy, each event a different
 64 in turn) where the rounds repeat the first users; a block's cost is the median of its events and the extra is the median of
 the differences of adjacent blocks. BLAS on --blas-threads (the worker pins it to 1).
 
-    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blocks 60] [--blas-threads 1] [--seed 0] [--window W] [--seeds S] [--json bench/out/strategies.json]
+    .venv/bin/python bench/strategies.py [--rounds 7] [--sizes 2,4,16] [--pairs 1500] [--blocks 60] [--blas-threads 1] [--seed 0] [--window W] [--seeds S] [--numpy] [--json bench/out/strategies.json]
 
 --window and --seeds set the recency window and the overlay's seeds of every strategy (their
-defaults: ``online.settings``).
+defaults: ``online.settings``); --numpy runs the one-user paths in numpy instead of the
+compiled kernels (``online.kernels``).
 """
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ def synthetic(rng: np.random.Generator) -> dict[str, object]:
             "genres": genres, "neighbours": rows, "recent": recent}
 
 
-def recommender(parts: dict[str, object], strategy: str, knobs: dict[str, dict[str, object]] | None = None
+def recommender(parts: dict[str, object], strategy: str, knobs: dict[str, object] | None = None
                 ) -> Recommender:
     """The model behind ``strategy``, with ``knobs`` (e.g. {"recency": {"window": 20}}) over the
     default settings (pydantic fills a nested model's other fields with their defaults)."""
@@ -188,14 +189,17 @@ def main() -> None:
                              "at least 6)")
     parser.add_argument("--window", type=int, default=None, help="recency window (default: the settings')")
     parser.add_argument("--seeds", type=int, default=None, help="overlay seeds (default: the settings')")
+    parser.add_argument("--numpy", action="store_true",
+                        help="numpy's one-user code, not the compiled kernels (compiled_kernels = false)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
     if any(not 1 < size < args.batch for size in sizes):
         parser.error(f"--sizes must lie between 2 and --batch - 1 ({args.batch - 1})")
     rng = np.random.default_rng(args.seed)
-    knobs = {"recency": {"window": args.window} if args.window else {},
-             "overlay": {"seeds": args.seeds} if args.seeds else {}}
+    knobs: dict[str, object] = {"recency": {"window": args.window} if args.window else {},
+                                "overlay": {"seeds": args.seeds} if args.seeds else {},
+                                "compiled_kernels": not args.numpy}
     parts = synthetic(rng)
     users = rng.choice(N_USERS, size=args.batch, replace=False) + 1
     swipe_movies = rng.integers(1, N_MOVIES + 1, size=(args.batch, SWIPES + 1))

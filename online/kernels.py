@@ -1,5 +1,5 @@
 """Compiled one-user kernels (numba): a lone user's recency fold-in, and their overlay, each in
-a single call.
+a single call (a few users: one call each).
 
 A lone swipe's list (the worker at a low rate) is ranked right after the previous list's
 catalogue-wide product has evicted the caches, and then every numpy call costs a few
@@ -138,16 +138,16 @@ def woodbury_one(recent_movies: npt.NDArray[np.integer], recent_prefs: npt.NDArr
 def seed_scatter(recent_movies: npt.NDArray[np.integer], recent_prefs: npt.NDArray[np.integer],
                  swipe_movies: npt.NDArray[np.integer], swipe_prefs: npt.NDArray[np.integer], max_seeds: int,
                  age_weights: npt.NDArray[np.float32], cols: npt.NDArray[np.intp], vals: npt.NDArray[np.float32],
-                 scores: npt.NDArray[np.float32]) -> None:
-    """``scores[0, m] += sum_j age_weights[age_j] S[j, m]`` in place over the newest
+                 scores: npt.NDArray[np.float32], row: int) -> None:
+    """``scores[row, m] += sum_j age_weights[age_j] S[j, m]`` in place over the newest
     ``max_seeds`` liked movies j (preference > 0; a movie liked twice counts once, at its
     newest; age = later interactions, liked or not) of recent history then swipes, oldest
-    first: ``NeighbourOverlay.scores`` of one user added by ``RowAdditions.add_to``.
+    first: one user's ``NeighbourOverlay.scores`` added by ``RowAdditions.add_to``.
 
     Args:
         age_weights: (> oldest age,) float32 beta decay^age.
         cols, vals: (n_movies, K) the padded neighbour rows S (column, value; padding adds 0).
-        scores: (1, n_movies) float32, C-contiguous.
+        scores: (b, n_movies) float32, C-contiguous; ``row``: this user's.
     """
     n_recent = recent_movies.shape[0]
     total = n_recent + swipe_movies.shape[0]
@@ -175,11 +175,11 @@ def seed_scatter(recent_movies: npt.NDArray[np.integer], recent_prefs: npt.NDArr
             n += 1
             if n == max_seeds:
                 break
-    row = scores[0]
+    out = scores[row]
     for q in range(n):  # newest seed first, each row in order: the order RowAdditions adds in
         weight, m = age_weights[ages[q]], seeds[q]
         for e in range(width):
-            row[cols[m, e]] += vals[m, e] * weight
+            out[cols[m, e]] += vals[m, e] * weight
 
 
 __all__ = ["seed_scatter", "woodbury_one"]

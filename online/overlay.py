@@ -33,6 +33,8 @@ except ImportError:  # pragma: no cover - depends on the SciPy build
     _coo_matvec = None
 
 FloatArray = npt.NDArray[np.float32]
+Parts = tuple[np.ndarray, np.ndarray]
+"""(n,) movie indices and (n,) preferences of part of a user's interactions, oldest first."""
 FEW_USERS = 8
 """Up to this many users, ``NeighbourOverlay.scores`` finds the seeds user by user on lists
 (fewer numpy calls than the vectorised ``seed_weights_many``; bench/strategies.py's model:
@@ -220,29 +222,29 @@ class RowAdditions:
 
 
 class SeedAdditions:
-    """One user's overlay (1, n_movies), added by the compiled ``online.kernels.seed_scatter``
-    (seeds found and their rows added in one call) when applied."""
+    """A few users' overlays (b, n_movies), added user by user by the compiled
+    ``online.kernels.seed_scatter`` (seeds found and their rows added in one call each)."""
 
-    __slots__ = ("_scatter", "_recent", "_swipes", "_max_seeds", "_weights", "_rows", "shape")
+    __slots__ = ("_scatter", "_users", "_max_seeds", "_weights", "_rows", "shape")
 
-    def __init__(self, scatter: Callable[..., None], recent: tuple[np.ndarray, np.ndarray],
-                 swipes: tuple[np.ndarray, np.ndarray], max_seeds: int, weights: FloatArray,
-                 rows: tuple[npt.NDArray[np.intp], FloatArray]) -> None:
-        self._scatter, self._recent, self._swipes, self._max_seeds = scatter, recent, swipes, max_seeds
-        self._weights, self._rows = weights, rows
-        self.shape = (1, rows[0].shape[0])
+    def __init__(self, scatter: Callable[..., None], users: Sequence[tuple[Parts, Parts]], max_seeds: int,
+                 weights: FloatArray, rows: tuple[npt.NDArray[np.intp], FloatArray]) -> None:
+        self._scatter, self._users, self._max_seeds, self._weights, self._rows = \
+            scatter, users, max_seeds, weights, rows
+        self.shape = (len(users), rows[0].shape[0])
 
     def add_to(self, dense: FloatArray) -> FloatArray:
-        """``dense += self`` in place for a C-contiguous (1, n_movies) float32 array."""
+        """``dense += self`` in place for a C-contiguous (b, n_movies) float32 array."""
         if dense.shape != self.shape or dense.dtype != np.float32 or not dense.flags.c_contiguous:
             raise ValueError(f"additions of shape {self.shape} need C-contiguous float32 scores of that shape, "
                              f"got {dense.dtype} {dense.shape}")
-        (rm, rp), (sm, sp), (cols, vals) = self._recent, self._swipes, self._rows
-        self._scatter(rm, rp, sm, sp, self._max_seeds, self._weights, cols, vals, dense)
+        cols, vals = self._rows
+        for row, ((rm, rp), (sm, sp)) in enumerate(self._users):
+            self._scatter(rm, rp, sm, sp, self._max_seeds, self._weights, cols, vals, dense, row)
         return dense
 
     def toarray(self) -> FloatArray:
-        """(1, n_movies) float32 dense sum."""
+        """(b, n_movies) float32 dense sum."""
         return self.add_to(np.zeros(self.shape, np.float32))
 
 
@@ -304,17 +306,17 @@ class NeighbourOverlay:
             table = self.__dict__["_group_table"] = np.repeat(np.arange(count, dtype=np.intp), width)
         return table[: seeds * width]
 
-    def scores_parts(self, recent: tuple[np.ndarray, np.ndarray], swipes: tuple[np.ndarray, np.ndarray],
-                     as_lists: Callable[[], tuple[list[int], list[int]]]) -> ScoreAdditions:
-        """One user's ``scores`` from the interactions ``recent`` then ``swipes`` (each (movie
-        indices, preferences) arrays, oldest first): the compiled kernel's where it is installed
-        and ``compiled``, else ``scores([as_lists()])`` (the two joined as lists of ints)."""
+    def scores_parts(self, users: Sequence[tuple[Parts, Parts]],
+                     as_lists: Callable[[], list[tuple[list[int], list[int]]]]) -> ScoreAdditions:
+        """``scores`` of a few users, each from the interactions recent then swipes (each
+        (movie indices, preferences) arrays, oldest first): the compiled kernel's where it is
+        installed and ``compiled``, else ``scores(as_lists())`` (each user's two joined as
+        lists of ints)."""
         kernels = compiled_kernels() if self.compiled else None
         if kernels is None:
-            return self.scores([as_lists()])
-        oldest = len(recent[0]) + len(swipes[0])
-        return SeedAdditions(kernels.seed_scatter, recent, swipes, self.max_seeds, self._weights_to(oldest),
-                             self._padded)
+            return self.scores(as_lists())
+        oldest = max(len(recent[0]) + len(swipes[0]) for recent, swipes in users)
+        return SeedAdditions(kernels.seed_scatter, users, self.max_seeds, self._weights_to(oldest), self._padded)
 
     def scores(self, recent: Sequence[tuple[npt.ArrayLike | list[int], npt.ArrayLike | list[int]]]
                ) -> RowAdditions:

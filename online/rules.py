@@ -304,11 +304,10 @@ class _WithOverlay(Rule):
     def overlay(self, users: Sequence[UserView]) -> ScoreAdditions | None:
         if self.neighbours is None:
             return None
-        if len(users) == 1:  # a lone user: the compiled kernel, or the few-user path on lists
-            user = users[0]
-            return self.neighbours.scores_parts(user.recent, user.swipes, user.sequence_lists)
-        few = len(users) <= FEW_USERS  # read as lists, shared with the one-user solve
-        return self.neighbours.scores([u.sequence_lists() for u in users] if few else sequences(users))
+        if len(users) <= FEW_USERS:  # the compiled kernel user by user, or numpy on lists (shared with the solve)
+            return self.neighbours.scores_parts([(u.recent, u.swipes) for u in users],
+                                                lambda: [u.sequence_lists() for u in users])
+        return self.neighbours.scores(sequences(users))
 
 
 @register

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 import online
 import online.compiled
-from online.overlay import NeighbourOverlay, RowAdditions, SeedAdditions
+from online.overlay import FEW_USERS, NeighbourOverlay, RowAdditions, SeedAdditions
 from online.recency import RecencyFoldIn
 
 N_MOVIES, K, WINDOW = 300, 16, 8
@@ -36,7 +36,7 @@ def user_parts(rng: np.random.Generator, n_recent: int, n_swipes: int, repeats: 
     recent_m = rng.integers(0, N_MOVIES, n_recent).astype(np.int32)
     recent_m.flags.writeable = False
     swipe_m = rng.integers(0, N_MOVIES, n_swipes).astype(np.int64)
-    if repeats and n_recent:
+    if repeats and n_recent and n_swipes:
         swipe_m[: min(n_swipes, n_recent)] = recent_m[-min(n_swipes, n_recent):]
     return ((recent_m, rng.choice([-2, -1, 1, 2], n_recent).astype(np.int8)),
             (swipe_m, rng.choice([-2, -1, 1, 2], n_swipes).astype(np.int8)))
@@ -45,6 +45,10 @@ def user_parts(rng: np.random.Generator, n_recent: int, n_swipes: int, repeats: 
 def as_lists(parts: Parts) -> Callable[[], tuple[list[int], list[int]]]:
     (rm, rp), (sm, sp_) = parts
     return lambda: (rm.tolist() + sm.tolist(), rp.tolist() + sp_.tolist())
+
+
+def lists_of(users: list[Parts]) -> Callable[[], list[tuple[list[int], list[int]]]]:
+    return lambda: [as_lists(parts)() for parts in users]
 
 
 def cases() -> Iterator[tuple[int, int, bool]]:
@@ -106,24 +110,36 @@ def test_the_compiled_overlay_adds_what_numpy_adds_to_the_bit(n_recent: int, n_s
     compiled, reference = make_overlay(True), make_overlay(False)
     rng = np.random.default_rng(n_recent * 100 + n_swipes + 1)
     for _ in range(5):
-        parts = user_parts(rng, n_recent, n_swipes, repeats)
+        users = [user_parts(rng, n_recent, n_swipes, repeats)]
         base = rng.normal(size=(1, N_MOVIES)).astype(np.float32)
-        additions = compiled.scores_parts(*parts, as_lists(parts))
+        additions = compiled.scores_parts(users, lists_of(users))
         assert isinstance(additions, SeedAdditions)
-        want = reference.scores_parts(*parts, as_lists(parts))
+        want = reference.scores_parts(users, lists_of(users))
         assert isinstance(want, RowAdditions)
         np.testing.assert_array_equal(additions.add_to(base.copy()), want.add_to(base.copy()))
         np.testing.assert_array_equal(additions.toarray(), want.toarray())
 
 
+def test_a_few_users_overlays_each_land_in_their_own_row() -> None:
+    compiled, reference = make_overlay(True), make_overlay(False)
+    rng = np.random.default_rng(11)
+    users = [user_parts(rng, n_recent, n_swipes, True) for n_recent, n_swipes, _ in list(cases())[:FEW_USERS]]
+    base = rng.normal(size=(len(users), N_MOVIES)).astype(np.float32)
+    got = compiled.scores_parts(users, lists_of(users)).add_to(base.copy())
+    np.testing.assert_array_equal(got, reference.scores_parts(users, lists_of(users)).add_to(base.copy()))
+    for row, parts in enumerate(users):  # and each row is that user's overlay alone
+        alone = compiled.scores_parts([parts], lists_of([parts])).add_to(base[row:row + 1].copy())
+        np.testing.assert_array_equal(got[row], alone[0])
+
+
 def test_the_compiled_overlay_checks_its_scores_and_movies() -> None:
     overlay = make_overlay(True)
-    parts = ((np.array([1], np.int32), np.array([2], np.int8)), (np.array([N_MOVIES], np.int64), np.array([2], np.int8)))
+    bad = [((np.array([1], np.int32), np.array([2], np.int8)), (np.array([N_MOVIES], np.int64), np.array([2], np.int8)))]
     with pytest.raises(IndexError):
-        overlay.scores_parts(*parts, as_lists(parts)).toarray()
-    fine = ((np.array([1], np.int32), np.array([2], np.int8)), (np.array([2], np.int64), np.array([1], np.int8)))
+        overlay.scores_parts(bad, lists_of(bad)).toarray()
+    fine = [((np.array([1], np.int32), np.array([2], np.int8)), (np.array([2], np.int64), np.array([1], np.int8)))]
     with pytest.raises(ValueError, match="C-contiguous float32"):
-        overlay.scores_parts(*fine, as_lists(fine)).add_to(np.zeros((1, N_MOVIES), np.float64))
+        overlay.scores_parts(fine, lists_of(fine)).add_to(np.zeros((1, N_MOVIES), np.float64))
 
 
 def test_without_numba_the_numpy_code_serves(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,6 +154,6 @@ def test_without_numba_the_numpy_code_serves(monkeypatch: pytest.MonkeyPatch) ->
         assert fold_in._kernel is None
         parts = user_parts(np.random.default_rng(9), 10, 3)
         np.testing.assert_array_equal(fold_in.solve_parts(None, *parts), fold_in.solve(None, *as_lists(parts)()))
-        assert isinstance(overlay.scores_parts(*parts, as_lists(parts)), RowAdditions)
+        assert isinstance(overlay.scores_parts([parts], lists_of([parts])), RowAdditions)
     finally:
         online.compiled.compiled_kernels.cache_clear()
