@@ -10,6 +10,7 @@ rules. Modules:
 * ``state``: ``UserState``, one user's bounded online state (versioned bytes);
 * ``foldin`` / ``additive`` / ``recency``: the vector update rules' math;
 * ``overlay``: the item-neighbour score overlay and per-user standardisation;
+* ``additions``: the overlay's additions to a batch's scores, applied after the product;
 * ``settings``: ``OnlineSettings``, the one typed configuration of the rules;
 * ``rules``: the ``UpdateRule`` protocol and the registry of named strategies;
 * ``kernels``: numba-compiled twins of the one-user recency solve and overlay (a lone

@@ -28,7 +28,8 @@ import scipy.sparse as sp
 from online.additive import AdditiveRule
 from online.foldin import FoldIn
 from online.frozen import unchecked
-from online.overlay import FEW_USERS, NeighbourOverlay, ScoreAdditions
+from online.additions import ScoreAdditions
+from online.overlay import FEW_USERS, NeighbourOverlay
 from online.recency import RecencyFoldIn
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 
 import online
 import online.compiled
-from online.overlay import FEW_USERS, NeighbourOverlay, RowAdditions, SeedAdditions
+from online.additions import RowAdditions, SeedAdditions
+from online.overlay import FEW_USERS, NeighbourOverlay
 from online.recency import RecencyFoldIn
 
 N_MOVIES, K, WINDOW = 300, 16, 8

@@ -157,7 +157,7 @@ def test_one_user_scaled_scores_equal_the_batched_ones() -> None:
 def test_the_weighted_scatter_without_scipys_kernel_adds_the_same(monkeypatch) -> None:
     """``RowAdditions.add_to`` weights its entries in SciPy's COO kernel; where a SciPy build
     lacks that private module, numpy weights and adds them: the same sums, repeats included."""
-    import online.overlay as overlay_module
+    import online.additions as additions_module
 
     rng = np.random.default_rng(11)
     n = 30
@@ -169,7 +169,7 @@ def test_the_weighted_scatter_without_scipys_kernel_adds_the_same(monkeypatch) -
         additions = overlay.scores(group)
         assert additions.group is not None or not additions.flat.size  # weighted, not pre-multiplied
         with_kernel = additions.add_to(base.copy())
-        monkeypatch.setattr(overlay_module, "_coo_matvec", None)
+        monkeypatch.setattr(additions_module, "_coo_matvec", None)
         without = additions.add_to(base.copy())
         monkeypatch.undo()
         np.testing.assert_allclose(with_kernel, without, rtol=1e-6, atol=1e-6)
