@@ -11,8 +11,8 @@ to the scores (``NeighbourOverlay.scores`` and ``RowAdditions.add_to``: about te
 
 ``RecencyFoldIn.solve`` and ``NeighbourOverlay.scores`` stay the reference: same window, de-duplication, checks and tables,
 so the solves agree to float32 rounding (the sums run in another order) and the overlay
-to the bit (the same products, added in the same order), which the tests check; lists
-compare tie-aware. The batched solve (``solve_many``) stays numpy: in a batch
+adds the same float32 products in the same order (equal, unless a compiler fuses a
+multiply-add on one side), which the tests check with a tolerance; lists compare tie-aware. The batched solve (``solve_many``) stays numpy: in a batch
 its calls are shared by all users.
 
 This module imports numba, which nothing else in the pure core does; ``online.recency`` loads
