@@ -139,9 +139,8 @@ class Recommender(Ranking):
         if not len(self.movies):
             return
         movie = int(self.movies.ids[0])
-        users = ([int(self.users.ids[0])] if len(self.users) else []) + \
-            [int(self.users.ids[-1]) + 1 if len(self.users) else 1]  # the last: a user the model never saw
-        for user in users:
+        never_seen = int(self.users.ids[-1]) + 1 if len(self.users) else 1
+        for user in [*self.users.ids[:1].tolist(), never_seen]:
             self.recommend_states([self.apply(self.new_state(user), movie, 2, 1.0)], 10)
 
     # -- stateless core -------------------------------------------------------------------

@@ -15,9 +15,9 @@ adds the same float32 products in the same order (equal, unless a compiler fuses
 multiply-add on one side), which the tests check with a tolerance; lists compare tie-aware. The batched solve (``solve_many``) stays numpy: in a batch
 its calls are shared by all users.
 
-This module imports numba, which nothing else in the pure core does; ``online.recency`` loads
-it on first use and falls back to numpy where numba is not installed (or the settings say
-``compiled_kernels = false``). Compiled code is cached on disk (``cache=True``, beside this file).
+This module imports numba, which nothing else in the pure core does; ``online.compiled``
+loads it on first use, and the solve and the overlay fall back to numpy where numba is not
+installed (or the settings say ``compiled_kernels = false``). Compiled code is cached on disk (``cache=True``, beside this file).
 """
 from __future__ import annotations
 

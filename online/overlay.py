@@ -220,11 +220,17 @@ class NeighbourOverlay:
         (movie indices, preferences) arrays, oldest first): the compiled kernel's where it is
         installed and ``compiled``, else ``scores(as_lists())`` (each user's two joined as
         lists of ints)."""
-        kernels = compiled_kernels() if self.compiled else None
-        if kernels is None:
+        scatter = self._scatter
+        if scatter is None:
             return self.scores(as_lists())
         oldest = max(len(recent[0]) + len(swipes[0]) for recent, swipes in users)
-        return SeedAdditions(kernels.seed_scatter, users, self.max_seeds, self._weights_to(oldest), self._padded)
+        return SeedAdditions(scatter, users, self.max_seeds, self._weights_to(oldest), self._padded)
+
+    @cached_property
+    def _scatter(self) -> Callable[..., None] | None:
+        """``online.kernels.seed_scatter`` where ``scores_parts`` may use it, else None."""
+        kernels = compiled_kernels() if self.compiled else None
+        return None if kernels is None else kernels.seed_scatter
 
     def scores(self, recent: Sequence[tuple[npt.ArrayLike | list[int], npt.ArrayLike | list[int]]]
                ) -> RowAdditions:

@@ -25,10 +25,10 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from online.additions import ScoreAdditions
 from online.additive import AdditiveRule
 from online.foldin import FoldIn
 from online.frozen import unchecked
-from online.additions import ScoreAdditions
 from online.overlay import FEW_USERS, NeighbourOverlay
 from online.recency import RecencyFoldIn
 

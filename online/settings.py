@@ -88,8 +88,9 @@ class OnlineSettings(BaseModel):
     """How many of a known user's newest artifact interactions (time order) count as recent,
     before their swipes, for the recency fold-in and the overlay."""
     compiled_kernels: bool = True
-    """Solve a lone user's recency fold-in in numba's compiled kernel (``online.kernels``)
-    where numba is installed; false: numpy only (the same vector to float32 rounding)."""
+    """Rank a lone user (and each of up to 8 in a batch) with numba's compiled kernels for the
+    recency solve and the overlay (``online.kernels``) where numba is installed; false: numpy
+    only, without loading numba (the same lists, to float32 rounding)."""
     foldin_regularization: float | None = Field(None, gt=0)
     """Lambda of the exact fold-in (foldin, and additive's re-derivation); None: the artifact's."""
     additive: AdditiveSettings = AdditiveSettings()
